@@ -19,6 +19,7 @@ import json
 import os
 import re
 
+from ansible_collections.statecraft.podman.plugins.module_utils import _criu
 from ansible_collections.statecraft.podman.plugins.module_utils._errors import (
     CommandError,
     ContainerNotFoundError,
@@ -155,6 +156,16 @@ class PodmanRuntime:
         for option, (minimum, flag) in OPTION_MINIMUM_VERSIONS.items():
             if options.get(option):
                 self.require_version(option, minimum, flag)
+
+    # ------------------------------------------------------------------ host
+
+    def require_criu(self):
+        """Raise ``UnsupportedError`` unless ``criu check`` passes; return the criu path."""
+        return _criu.require_criu(self.transport)
+
+    def require_dirty_tracking(self, criu, option):
+        """Raise ``UnsupportedError`` when the kernel cannot track dirty memory for ``option``."""
+        _criu.require_dirty_tracking(self.transport, criu, option)
 
     # ------------------------------------------------------------------ reads
 

@@ -219,10 +219,6 @@ diff:
 """
 
 from ansible_collections.statecraft.podman.plugins.module_utils import _archive as archives
-from ansible_collections.statecraft.podman.plugins.module_utils._criu import (
-    require_criu,
-    require_dirty_tracking,
-)
 from ansible_collections.statecraft.podman.plugins.module_utils._errors import (
     ContainerStateError,
     InvalidRequestError,
@@ -304,10 +300,10 @@ def decide(runtime, params, container, archive_exists):
 
 def take_checkpoint(runtime, params):
     """Run the checkpoint, placing any archive atomically; return ``(stats, archive)``."""
-    criu = require_criu(runtime.transport)
+    criu = runtime.require_criu()
     for option in ("pre_checkpoint", "with_previous"):
         if params[option]:
-            require_dirty_tracking(runtime.transport, criu, option)
+            runtime.require_dirty_tracking(criu, option)
     options = dict(params)
     partial = None
     if params["export"]:
@@ -321,7 +317,8 @@ def take_checkpoint(runtime, params):
         raise
     archive = None
     if partial:
-        archives.publish(partial, params["export"], file_mode(params["mode"]) or DEFAULT_ARCHIVE_MODE)
+        mode = file_mode(params["mode"])
+        archives.publish(partial, params["export"], DEFAULT_ARCHIVE_MODE if mode is None else mode)
         archive = archives.describe(params["export"])
     return stats, archive
 
@@ -371,7 +368,7 @@ def main():
         changed, archive = decide(runtime, params, container, archive_exists)
         result = {"changed": changed, "container": container}
         if changed and module.check_mode:
-            require_criu(runtime.transport)
+            runtime.require_criu()
         elif changed:
             result["stats"], archive = take_checkpoint(runtime, params)
             result["container"] = runtime.inspect_container(container["Id"]) or {}

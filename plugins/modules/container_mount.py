@@ -142,9 +142,17 @@ def ensure_unmounted(runtime, container, mount_point, force, check_mode):
                 name=name, mount_count=count)
     if check_mode:
         return True, None
-    runtime.unmount(container["Id"], force=force)
+    running = (container.get("State") or {}).get("Running")
+    # "podman umount" (4.3 and 5.4) skips a running container given by ID and still
+    # exits 0. Given the name, podman unmounts the container's storage layer instead.
+    runtime.unmount(name if running else container["Id"], force=force)
     # Without force, podman drops one mount; report what is really left.
-    return True, runtime.mounted_containers().get(container["Id"])
+    mount_point = runtime.mounted_containers().get(container["Id"])
+    if force and mount_point:
+        raise ContainerStateError(
+            '"podman umount --force" exited 0 but container "%s" is still mounted at %s.'
+            % (name, mount_point), name=name, mount_point=mount_point)
+    return True, mount_point
 
 
 def main():

@@ -181,7 +181,6 @@ diff:
 from ansible_collections.statecraft.podman.plugins.module_utils._archive import (
     read_checkpoint_config,
 )
-from ansible_collections.statecraft.podman.plugins.module_utils._criu import require_criu
 from ansible_collections.statecraft.podman.plugins.module_utils._errors import (
     ContainerNotFoundError,
     ContainerStateError,
@@ -259,7 +258,7 @@ def decide(runtime, target):
 
 def restore(runtime, params, target):
     """Run the restore and return ``(container ID, stats)``; clean up after a failed import."""
-    require_criu(runtime.transport)
+    runtime.require_criu()
     options = dict(params)
     options["new_name"] = target.new_name
     try:
@@ -273,8 +272,10 @@ def restore(runtime, params, target):
 def remove_leftover(runtime, target, error):
     """Remove the container that a failed import leaves in state "created"."""
     found = runtime.inspect_containers(target.names)[0]
-    for container in found:
-        if (container.get("State") or {}).get("Status") in ("created", "configured", "exited"):
+    # The archive's name and ID can both find the same container.
+    unique = dict((container["Id"], container) for container in found)
+    for container in unique.values():
+        if (container.get("State") or {}).get("Status") in ("created", "configured", "exited", "stopped"):
             runtime.remove(container["Id"])
             error.msg += (' The container "%s" that the failed restore left in state "%s" was removed.'
                           % (container.get("Name"), container["State"]["Status"]))
@@ -307,7 +308,7 @@ def main():
         changed, existing = decide(runtime, target)
         result = {"changed": changed, "container": existing or {}}
         if changed and module.check_mode:
-            require_criu(runtime.transport)
+            runtime.require_criu()
         elif changed:
             container_id, result["stats"] = restore(runtime, params, target)
             result["container"] = runtime.get_container(container_id or target.names[0])
