@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 
 
@@ -79,3 +80,58 @@ class CommandError(PodmanError):
         msg = "Failed to %s: %s (rc=%s, command: %s)" % (
             action, reason, result.rc, shlex.join(result.argv))
         return cls(msg, result.argv, result.rc, result.stdout, result.stderr, **details)
+
+
+class ApiConnectionError(UnsupportedError):
+    """The Podman API socket cannot be reached, or its service stopped responding."""
+
+    def __init__(self, msg, socket, **details):
+        super().__init__(msg, socket=socket, **details)
+        self.socket = socket
+
+
+class ApiError(PodmanError):
+    """The Podman API service answered a request with an error status.
+
+    ``body`` is the response body as text. Podman's error bodies are JSON
+    objects with ``cause``, ``message`` and ``response``, and ``message`` is
+    the text that the podman program prints after ``Error:``.
+    """
+
+    def __init__(self, msg, method, path, status, body, **details):
+        super().__init__(msg, request="%s %s" % (method, path), status=status, body=body,
+                         **details)
+        self.method = method
+        self.path = path
+        self.status = status
+        self.body = body
+
+    @property
+    def message(self):
+        """Return the ``message`` of a JSON error body, or the whole body."""
+        return error_body_field(self.body, "message") or self.body.strip()
+
+    @property
+    def cause(self):
+        """Return the ``cause`` of a JSON error body, or an empty string."""
+        return error_body_field(self.body, "cause")
+
+    @classmethod
+    def from_response(cls, action, method, path, status, body, socket, **details):
+        """Build the error for a failed request; ``action`` is a verb phrase."""
+        reason = error_body_field(body, "message") or body.strip() or "no response body"
+        msg = "Failed to %s: %s (HTTP %s, request: %s %s, socket: %s)" % (
+            action, reason, status, method, path, socket)
+        return cls(msg, method, path, status, body, socket=socket, **details)
+
+
+def error_body_field(body, field):
+    """Return one text field of a Podman API error body, or an empty string."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(document, dict):
+        return ""
+    value = document.get(field)
+    return value if isinstance(value, str) else ""

@@ -14,7 +14,16 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.statecraft.podman.plugins.module_utils._api_client import (
+    DEFAULT_TIMEOUT,
+    UnixHttpClient,
+    parse_socket_url,
+)
+from ansible_collections.statecraft.podman.plugins.module_utils._api_runtime import (
+    PodmanApiRuntime,
+)
 from ansible_collections.statecraft.podman.plugins.module_utils._errors import (
+    InvalidRequestError,
     PodmanError,
     UnsupportedError,
 )
@@ -29,6 +38,8 @@ from ansible_collections.statecraft.podman.plugins.module_utils._transport impor
 
 COMMON_ARGUMENT_SPEC = {
     "executable": {"type": "str", "default": "podman"},
+    "socket": {"type": "str"},
+    "timeout": {"type": "float", "default": DEFAULT_TIMEOUT},
 }
 
 
@@ -54,7 +65,14 @@ def find_executable(executable):
 
 
 def create_runtime(module):
-    """Return a ``PodmanRuntime`` for the module's options."""
+    """Return a ``PodmanApiRuntime`` when the socket option is set, else a ``PodmanRuntime``."""
+    if module.params.get("socket"):
+        timeout = module.params["timeout"]
+        if timeout is None or timeout <= 0:
+            raise InvalidRequestError(
+                "timeout must be a number of seconds above 0, got %s." % timeout, option="timeout")
+        client = UnixHttpClient(parse_socket_url(module.params["socket"]), timeout)
+        return PodmanApiRuntime(client, module_runner(module), warn=module.warn)
     executable = find_executable(module.params["executable"])
     transport = CliTransport(executable, module_runner(module))
     return PodmanRuntime(transport, warn=module.warn)

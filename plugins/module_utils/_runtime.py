@@ -75,6 +75,8 @@ OPTION_MINIMUM_VERSIONS = {
     "tcp_close": ((5, 7, 0), "--tcp-close"),
 }
 
+LISTING_ATTEMPTS = 3
+REMOVAL_RACE_ERRORS = ("container not known", "no such container", "does not exist in database")
 CHECKPOINT_NAME_ANNOTATION = "io.podman.annotations.checkpoint.name"
 CRIU_LOG_LINES = 40
 _LOG_FILE_PATTERN = re.compile(r"log file:\s*(\S+\.log)")
@@ -226,7 +228,15 @@ class PodmanRuntime:
 
     def mounted_containers(self):
         """Return ``{container ID: mount point}`` for every mounted container, running ones included."""
-        result = self._run_ok(["mount", "--format", "json"], "list mounted containers")
+        # Podman 4.3 fails the whole listing (rc 125, "container not known") when
+        # another process removes a container while it runs, so retry a few times.
+        for attempt in range(LISTING_ATTEMPTS):
+            result = self.transport.run(["mount", "--format", "json"])
+            if result.ok or not _is_removal_race(result) or attempt == LISTING_ATTEMPTS - 1:
+                break
+        if not result.ok:
+            raise CommandError.from_result("list mounted containers", result)
+        self._report_warnings(result)
         entries = self._json(result, "list mounted containers") or []
         return dict((entry.get("id") or entry.get("ID"), entry.get("mountpoint"))
                     for entry in entries)
@@ -395,6 +405,10 @@ def read_log_tail(path, lines=CRIU_LOG_LINES):
             return handle.read().splitlines()[-lines:]
     except OSError:
         return []
+
+
+def _is_removal_race(result):
+    return result.rc == 125 and any(text in result.stderr for text in REMOVAL_RACE_ERRORS)
 
 
 def _flag_args(flags, values, options):

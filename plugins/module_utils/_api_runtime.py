@@ -1,0 +1,891 @@
+# Copyright (c) statecraft.podman contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils file is private to the statecraft.podman collection.
+
+"""The runtime helper on the libpod REST API: the same operations as ``PodmanRuntime``.
+
+``PodmanApiRuntime`` offers every public method of ``PodmanRuntime`` with the
+same arguments, results and exception types, so the modules cannot tell which
+transport they use. Where the API behaves differently from the podman program,
+the method hides it (measured with Podman 4.3.1 and 5.4.2):
+
+- Only ``/_ping`` works without a version prefix; every path here starts
+  with ``/v4.0.0/libpod``, which both versions serve.
+- An export (``checkpoint?export=true``) is always an uncompressed tar in the
+  response body, and ``printStats`` is ignored with it. The archive is
+  compressed here as it arrives, and CRIU's figures are read from the
+  archive's ``stats-dump`` member.
+- The API reports no ``podman_*_duration``; it is measured here around the request.
+- ``unmount`` of a container that is not mounted fails with HTTP 500
+  ``layer is not mounted``, where ``podman umount`` exits 0.
+- An import needs ``Content-Type: application/x-tar`` (with a form type
+  podman reads an empty archive), and the container name in its path is ignored.
+- Unknown query parameters are ignored without an error, so options that an
+  older service lacks are checked against its version before the request.
+
+``commands`` records every request as ``[METHOD, PATH?QUERY]``, plus
+``--upload-file FILE`` or ``--output FILE`` when a file is sent or written, and
+every local program run (``criu check``, ``zstd``) as its argument list.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import time
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from ansible_collections.statecraft.podman.plugins.module_utils import _criu
+from ansible_collections.statecraft.podman.plugins.module_utils._api_client import (
+    CLIENT_TIMEOUT,
+    build_target,
+    elapsed_microseconds,
+)
+from ansible_collections.statecraft.podman.plugins.module_utils._errors import (
+    ApiError,
+    ContainerNotFoundError,
+    ContainerStateError,
+    InvalidRequestError,
+    PodmanError,
+    UnsupportedError,
+)
+from ansible_collections.statecraft.podman.plugins.module_utils._runtime import (
+    CHECKPOINT_NAME_ANNOTATION,
+    format_version,
+    parse_version,
+    read_log_tail,
+)
+from ansible_collections.statecraft.podman.plugins.module_utils._stats import (
+    CHECKPOINT_CRIU_KEYS,
+    StatsFormatError,
+    parse_checkpoint_stats,
+    parse_restore_stats,
+)
+from ansible_collections.statecraft.podman.plugins.module_utils._transport import (
+    CliTransport,
+)
+
+API_PREFIX = "/v4.0.0/libpod"
+MINIMUM_PODMAN = (4, 0, 0)
+TAR_CONTENT_TYPE = "application/x-tar"
+ARCHIVE_MODE = 0o600
+
+# Boolean module options and the API query parameter each one sets.
+CHECKPOINT_PARAMETERS = (
+    ("keep", "keep"),
+    ("leave_running", "leaveRunning"),
+    ("tcp_established", "tcpEstablished"),
+    ("file_locks", "fileLocks"),
+    ("ignore_rootfs", "ignoreRootFS"),
+    ("ignore_volumes", "ignoreVolumes"),
+    ("pre_checkpoint", "preCheckpoint"),
+    ("with_previous", "withPrevious"),
+)
+RESTORE_PARAMETERS = (
+    ("keep", "keep"),
+    ("tcp_established", "tcpEstablished"),
+    ("tcp_close", "tcpClose"),
+    ("file_locks", "fileLocks"),
+    ("ignore_rootfs", "ignoreRootFS"),
+    ("ignore_volumes", "ignoreVolumes"),
+    ("ignore_static_ip", "ignoreStaticIP"),
+    ("ignore_static_mac", "ignoreStaticMAC"),
+)
+# Options that need a newer service than MINIMUM_PODMAN: option -> (version, API parameter).
+# Checkpoint images came with Podman 4.1. tcp_close follows the podman program's minimum.
+# NOTE: tcpClose is the parameter name Podman's bindings use; no service here (4.3.1,
+# 5.4.2) has it, so a restore with tcp_close was never sent to a service that takes it.
+API_OPTION_MINIMUM_VERSIONS = {
+    "tcp_close": ((5, 7, 0), "tcpClose"),
+    "create_image": ((4, 1, 0), "createImage"),
+    "image": ((4, 1, 0), "restore from a checkpoint image"),
+}
+# Options that the podman program has and the libpod REST API does not.
+API_MISSING_OPTIONS = {
+    "import_previous": "podman container restore --import-previous",
+}
+
+# CRIU's stats-dump image: two magic numbers, then one stats_entry protobuf
+# message prefixed with its size. Field numbers of dump_stats_entry in CRIU's
+# stats.proto, checked against "podman container checkpoint --print-stats" of
+# the same checkpoint (CRIU 4.1.1).
+CRIU_SERVICE_MAGIC = 0x55105940
+CRIU_STATS_MAGIC = 0x57093306
+CRIU_DUMP_STATS_FIELDS = {
+    1: "freezing_time",
+    2: "frozen_time",
+    3: "memdump_time",
+    4: "memwrite_time",
+    5: "pages_scanned",
+    7: "pages_written",
+}
+ARCHIVE_MEMBERS_READ = ("stats-dump", "config.dump")
+ARCHIVE_MEMBER_MAX_SIZE = 1 << 20
+
+FORCE_UNMOUNT_MAX_TRIES = 64
+LOG_FILE_PATTERN = re.compile(r"log file:\s*(\S+\.log)")
+
+
+class PodmanApiRuntime:
+    """Podman operations for the modules, through a ``UnixHttpClient``.
+
+    ``run_command`` runs local programs (``criu check``, ``zstd``'s path check
+    is local too), as ``CliTransport`` expects it.
+    """
+
+    def __init__(self, client, run_command, warn=None):
+        self.client = client
+        # Runs and records the local programs; the API requests join its list.
+        self.transport = CliTransport(None, run_command)
+        self._warn = warn or (lambda message: None)
+        self._version = None
+
+    @property
+    def commands(self):
+        return self.transport.commands
+
+    @property
+    def socket_path(self):
+        return self.client.socket_path
+
+    # ------------------------------------------------------------------ version
+
+    def version(self):
+        """Return the service's Podman version as a tuple.
+
+        Every libpod response carries it in ``Libpod-Api-Version``, so no
+        request is needed once one was made; otherwise ``/_ping`` costs far
+        less than ``/version``, which runs conmon and the OCI runtime.
+        """
+        if self._version is None:
+            header = self.client.last_headers.get("libpod-api-version")
+            if not header:
+                self._call("GET", "/_ping", "read the Podman version", versioned=False)
+                header = self.client.last_headers.get("libpod-api-version")
+            if not header:
+                document = self._json_call("GET", "/version", "read the Podman version")
+                header = document.get("Version")
+            try:
+                self._version = parse_version(header)
+            except ValueError:
+                raise UnsupportedError(
+                    "The service at %s did not report a Podman version (%r); check that the "
+                    "socket belongs to podman system service." % (self.socket_path, header),
+                    socket=self.socket_path)
+        return self._version
+
+    def require_version(self, option, minimum, parameter):
+        """Raise ``UnsupportedError`` when the service's Podman is older than ``minimum``."""
+        current = self.version()
+        if current < minimum:
+            raise UnsupportedError(
+                "Option %s (API parameter %s) needs Podman >= %s, but the Podman API service at "
+                "%s is %s. Upgrade Podman there, or leave the option out."
+                % (option, parameter, format_version(minimum), self.socket_path,
+                   format_version(current)),
+                podman_version=format_version(current), socket=self.socket_path)
+
+    def check_option_versions(self, options):
+        """Check every option set in ``options`` against what the service offers."""
+        for option, command in API_MISSING_OPTIONS.items():
+            if options.get(option):
+                raise UnsupportedError(
+                    "Option %s (%s) is not available through the Podman REST API, which the "
+                    "socket option selects (%s). Leave socket unset to run the podman program, "
+                    "or leave the option out." % (option, command, self.socket_path),
+                    socket=self.socket_path)
+        for option, (minimum, parameter) in API_OPTION_MINIMUM_VERSIONS.items():
+            if options.get(option):
+                self.require_version(option, minimum, parameter)
+
+    # ------------------------------------------------------------------ host
+
+    def require_criu(self):
+        """Run ``criu check`` when this host has a criu; return its path or None.
+
+        No API endpoint reports CRIU support, and the service may run on
+        another host or in a VM whose CRIU this host cannot see.
+        """
+        # NOTE: a local criu is assumed to be the one the service uses. Without
+        # one nothing is probed, and a CRIU fault shows only in the service's error.
+        if _criu.find_criu() is None:
+            return None
+        return _criu.require_criu(self.transport)
+
+    def require_dirty_tracking(self, criu, option):
+        """Probe memory dirty tracking with the local criu; skipped without one."""
+        if criu is not None:
+            _criu.require_dirty_tracking(self.transport, criu, option)
+
+    # ------------------------------------------------------------------ reads
+
+    def inspect_containers(self, references, size=False):
+        """Inspect containers, one request each; return ``(containers, missing)``."""
+        containers = []
+        missing = []
+        for reference in references:
+            response = self._request("GET", "/containers/%s/json" % _segment(reference),
+                                     query=[("size", True if size else None)])
+            if response.status == 404:
+                missing.append(reference)
+                continue
+            containers.append(self._decode(response, "GET", "inspect container %s" % reference))
+        return containers, missing
+
+    def inspect_container(self, reference):
+        """Return one container's inspect data, or None when it does not exist."""
+        containers, missing = self.inspect_containers([reference])
+        return None if missing else containers[0]
+
+    def get_container(self, reference):
+        """Return one container's inspect data or raise ``ContainerNotFoundError``."""
+        container = self.inspect_container(reference)
+        if container is None:
+            raise ContainerNotFoundError(reference)
+        return container
+
+    def list_containers(self, all_containers=True, filters=None, limit=None, sync=False,
+                        external=False):
+        """Return the container list in the shape of ``podman ps --format json``."""
+        query = [("all", bool(all_containers))]
+        if filters:
+            encoded = {}
+            for key, values in sorted(filters.items()):
+                encoded[key] = [_filter_text(value) for value in
+                                (values if isinstance(values, list) else [values])]
+            query.append(("filters", json.dumps(encoded, sort_keys=True, separators=(",", ":"))))
+        query += [("limit", limit), ("sync", True if sync else None),
+                  ("external", True if external else None)]
+        entries = self._json_call("GET", "/containers/json", "list containers", query=query) or []
+        now = time.time()
+        return [ps_entry(entry, now) for entry in entries]
+
+    def mounted_containers(self):
+        """Return ``{container ID: mount point}`` for every mounted container, running ones included."""
+        return self._json_call("GET", "/containers/showmounted", "list mounted containers") or {}
+
+    def image_exists(self, reference):
+        """Tell whether a local image exists in the service's store."""
+        response = self._request("GET", "/images/%s/exists" % _segment(reference))
+        if response.status == 404:
+            return False
+        self._check(response, "GET", "check whether image %s exists" % reference)
+        return True
+
+    def checkpoint_image_name(self, reference):
+        """Return the container name stored in a checkpoint image's annotations."""
+        if not self.image_exists(reference):
+            raise InvalidRequestError(
+                'Checkpoint image "%s" not found; check the name with "podman images".' % reference,
+                image=reference)
+        image = self._json_call("GET", "/images/%s/json" % _segment(reference),
+                                "inspect image %s" % reference) or {}
+        name = (image.get("Annotations") or {}).get(CHECKPOINT_NAME_ANNOTATION)
+        if not name:
+            raise InvalidRequestError(
+                'Image "%s" is not a checkpoint image (it has no %s annotation); create one with '
+                'container_checkpoint create_image, or set name.' % (reference, CHECKPOINT_NAME_ANNOTATION),
+                image=reference)
+        return name
+
+    def storage_paths(self):
+        """Return ``(run root, graph driver name)`` of the service's container store."""
+        store = (self._json_call("GET", "/info", "read podman info") or {}).get("store") or {}
+        return store.get("runRoot"), store.get("graphDriverName")
+
+    def mount_count(self, container):
+        """Return how many mounts the storage layer of ``container`` holds, or None if unknown.
+
+        The count is only in ``<run root>/<driver>-layers/mountpoints.json``,
+        which is readable only where the service's store is on this host. A
+        store elsewhere (a VM, another container) may have the same paths, so
+        the count is used only when the container's own layer folder is here.
+        """
+        data = (container.get("GraphDriver") or {}).get("Data") or {}
+        layer_dir = data.get("MergedDir") or data.get("UpperDir")
+        if not layer_dir or not os.path.isdir(os.path.dirname(layer_dir)):
+            return None
+        layer_id = os.path.basename(os.path.dirname(layer_dir))
+        run_root, driver = self.storage_paths()
+        if not run_root or not driver:
+            return None
+        try:
+            with open(os.path.join(run_root, "%s-layers" % driver, "mountpoints.json")) as handle:
+                entries = json.load(handle) or []
+        except (OSError, ValueError):
+            return None
+        for entry in entries:
+            if entry.get("id") == layer_id:
+                return int(entry.get("count") or 0)
+        return 0
+
+    # ------------------------------------------------------------------ changes
+
+    def mount(self, reference):
+        """Mount a container's root filesystem and return the mount point."""
+        response = self._request("POST", "/containers/%s/mount" % _segment(reference))
+        self._check(response, "POST", "mount container %s" % reference)
+        text = response.body.decode("utf-8", "replace").strip()
+        if text.startswith('"'):
+            text = json.loads(text)
+        return text
+
+    def unmount(self, reference, force=False):
+        """Drop one mount of a container, or all of them with ``force``.
+
+        Unlike ``podman umount``, the API fails on a container that is not
+        mounted ("layer is not mounted"); that counts as done here. It also
+        rejects a running container, which ``podman umount NAME`` unmounts.
+        """
+        container_id = None
+        if force:
+            container_id = self.get_container(reference)["Id"]
+        for unused_try in range(FORCE_UNMOUNT_MAX_TRIES if force else 1):
+            if not self._unmount_once(reference):
+                return
+            if force and container_id not in self.mounted_containers():
+                return
+        if force:
+            raise ContainerStateError(
+                'Container "%s" is still mounted after %d unmount requests to the Podman API '
+                'service at %s.' % (reference, FORCE_UNMOUNT_MAX_TRIES, self.socket_path),
+                name=reference)
+
+    def remove(self, reference):
+        """Remove a container by name or ID, running or not; a missing one is no error."""
+        response = self._request("DELETE", "/containers/%s" % _segment(reference),
+                                 query=[("force", True)])
+        if response.status == 404:
+            return
+        reports = self._decode(response, "DELETE", "remove container %s" % reference) or []
+        for report in reports if isinstance(reports, list) else []:
+            if report.get("Err"):
+                raise PodmanError("Failed to remove container %s: %s (socket: %s)"
+                                  % (reference, report["Err"], self.socket_path),
+                                  socket=self.socket_path)
+
+    def checkpoint(self, reference, options):
+        """Checkpoint one container and return ``(container ID, stats)``.
+
+        With ``options["export"]``, the archive that the service streams is
+        compressed as ``options["compress"]`` asks (zstd by default, as
+        podman does) and written to that path, which the caller made a
+        partial file name.
+        """
+        self.check_option_versions(options)
+        query = _flag_query(CHECKPOINT_PARAMETERS, options)
+        if options.get("create_image"):
+            query.append(("createImage", options["create_image"]))
+        action = "checkpoint container %s" % reference
+        path = "/containers/%s/checkpoint" % _segment(reference)
+        if options.get("export"):
+            container_id, stats = self._export(path, query, options, action)
+        else:
+            query.append(("printStats", True))
+            started = time.monotonic()
+            response = self._request("POST", path, query=query, timeout=None)
+            duration = elapsed_microseconds(started)
+            report = self._action_json(response, "POST", action)
+            container_id, stats = self._parse_stats(
+                parse_checkpoint_stats, "checkpoint", report, duration)
+        if options.get("create_image") and not self.image_exists(options["create_image"]):
+            raise UnsupportedError(
+                'The Podman API service at %s reported the checkpoint done but created no image '
+                '"%s"; it does not support createImage. Upgrade Podman there, or checkpoint with '
+                'export instead.' % (self.socket_path, options["create_image"]),
+                socket=self.socket_path)
+        return container_id, stats
+
+    def restore(self, reference, options):
+        """Restore a container and return ``(container ID, stats)``.
+
+        ``reference`` is the container to restore in place, a checkpoint image,
+        or None with ``options["archive"]``, which is sent as the request body.
+        """
+        self.check_option_versions(options)
+        query = _flag_query(RESTORE_PARAMETERS, options)
+        if options.get("pod"):
+            query.append(("pod", options["pod"]))
+        if options.get("publish_ports"):
+            # Podman 4.3 and 5.4 read one value and split it at spaces; a
+            # repeated parameter keeps only one of the ports.
+            query.append(("publishPorts", " ".join(str(port) for port in options["publish_ports"])))
+        if options.get("new_name"):
+            query.append(("name", options["new_name"]))
+        query.append(("printStats", True))
+        archive = options.get("archive")
+        action = "restore %s" % (reference or archive)
+        started = time.monotonic()
+        if archive:
+            query.insert(0, ("import", True))
+            # The service ignores the container name in an import's path.
+            path = "/containers/import/restore"
+            try:
+                body = open(archive, "rb")
+            except OSError as exc:
+                raise InvalidRequestError('Archive "%s" cannot be read: %s' % (archive, exc),
+                                          path=archive)
+            with body:
+                response = self._request("POST", path, query=query, body_file=body,
+                                         content_type=TAR_CONTENT_TYPE, timeout=None,
+                                         record_extra=["--upload-file", archive])
+        else:
+            path = "/containers/%s/restore" % _segment(reference)
+            response = self._request("POST", path, query=query, timeout=None)
+        duration = elapsed_microseconds(started)
+        report = self._action_json(response, "POST", action)
+        return self._parse_stats(parse_restore_stats, "restore", report, duration)
+
+    # ------------------------------------------------------------------ export
+
+    def _export(self, path, query, options, action):
+        compression = options.get("compress") or "zstd"
+        compressor = None
+        if compression == "zstd":
+            compressor = shutil.which("zstd")
+            if compressor is None:
+                raise UnsupportedError(
+                    "compress=zstd (the default) needs the zstd program on this host, because "
+                    "the Podman API exports an uncompressed tar: install zstd, or set compress "
+                    "to gzip or none.", socket=self.socket_path)
+        query = query + [("export", True)]
+        target = options["export"]
+        capture = TarMemberCapture(ARCHIVE_MEMBERS_READ, ARCHIVE_MEMBER_MAX_SIZE)
+        started = time.monotonic()
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, ARCHIVE_MODE)
+        with os.fdopen(descriptor, "wb") as raw:
+            writer = ArchiveWriter(raw, compression, compressor, self.transport.commands)
+            try:
+                response = self._request("POST", path, query=query, timeout=None, dest_file=writer,
+                                         on_block=capture.feed, record_extra=["--output", target])
+            finally:
+                writer.close()
+        duration = elapsed_microseconds(started)
+        if not 200 <= response.status < 300:
+            raise self._action_error(action, "POST", response)
+        if writer.error:
+            raise PodmanError(
+                "The Podman API service at %s exported the checkpoint, but compressing it into "
+                "%s failed: %s" % (self.socket_path, target, writer.error),
+                socket=self.socket_path, path=target)
+        config = _json_or_empty(capture.members.get("config.dump"))
+        stats = {
+            "podman_checkpoint_duration": duration,
+            # The API does not report the OCI runtime's share of an export.
+            "runtime_checkpoint_duration": 0,
+            "criu_statistics": dict((key, 0) for key in CHECKPOINT_CRIU_KEYS),
+        }
+        if "stats-dump" in capture.members:
+            try:
+                stats["criu_statistics"].update(parse_criu_dump_stats(capture.members["stats-dump"]))
+            except ValueError as exc:
+                self._warn("CRIU statistics of the export could not be read, so they are 0: %s" % exc)
+        else:
+            self._warn("The exported archive has no stats-dump, so CRIU's statistics are 0.")
+        return config.get("id", ""), stats
+
+    # ------------------------------------------------------------------ requests
+
+    def _request(self, method, path, query=None, body_file=None, content_type=None,
+                 timeout=CLIENT_TIMEOUT, dest_file=None, on_block=None, record_extra=None,
+                 versioned=True):
+        full_path = (API_PREFIX + path) if versioned else path
+        self.commands.append([method, build_target(full_path, query)] + list(record_extra or []))
+        if dest_file is not None:
+            return self.client.request_to_file(method, full_path, dest_file, query=query,
+                                               body_file=body_file, content_type=content_type,
+                                               timeout=timeout, on_block=on_block)
+        return self.client.request(method, full_path, query=query, body_file=body_file,
+                                   content_type=content_type, timeout=timeout)
+
+    def _call(self, method, path, action, query=None, versioned=True):
+        response = self._request(method, path, query=query, versioned=versioned)
+        self._check(response, method, action)
+        return response
+
+    def _json_call(self, method, path, action, query=None):
+        response = self._request(method, path, query=query)
+        return self._decode(response, method, action)
+
+    def _check(self, response, method, action):
+        if not 200 <= response.status < 300:
+            raise self._error(action, method, response)
+
+    def _decode(self, response, method, action):
+        self._check(response, method, action)
+        try:
+            return json.loads(response.body.decode("utf-8"))
+        except ValueError as exc:
+            raise PodmanError(
+                "Failed to %s: the Podman API service at %s sent a body that is not JSON (%s): %s"
+                % (action, self.socket_path, exc, response.body[:500]), socket=self.socket_path)
+
+    def _error(self, action, method, response):
+        return ApiError.from_response(
+            action, method, self.commands[-1][1], response.status,
+            response.body.decode("utf-8", "replace"), self.socket_path)
+
+    def _action_json(self, response, method, action):
+        if not 200 <= response.status < 300:
+            raise self._action_error(action, method, response)
+        return self._decode(response, method, action)
+
+    def _action_error(self, action, method, response):
+        """Turn a failed checkpoint or restore into the error type the CLI runtime raises."""
+        error = self._error(action, method, response)
+        text = error.message
+        if "container state improper" in text:
+            return ContainerStateError(error.msg, **error.details)
+        if "already in use" in text:
+            return InvalidRequestError(error.msg, **error.details)
+        if "criu failed" in text or "CRIU" in text:
+            log_path = _log_path(text)
+            if log_path:
+                error.details["criu_log_path"] = log_path
+                error.details["criu_log"] = read_log_tail(log_path)
+        return error
+
+    def _unmount_once(self, reference):
+        """Send one unmount; return False when the container was not mounted."""
+        response = self._request("POST", "/containers/%s/unmount" % _segment(reference))
+        if 200 <= response.status < 300:
+            return True
+        error = self._error("unmount container %s" % reference, "POST", response)
+        if response.status == 500 and "not mounted" in error.message:
+            return False
+        if "container state improper" in error.message:
+            raise ContainerStateError(
+                'The Podman API cannot unmount container "%s" while it is running: %s. Stop the '
+                'container first, or leave socket unset to run podman umount, which can.'
+                % (reference, error.message), **error.details)
+        raise error
+
+    def _parse_stats(self, parser, action, report, duration):
+        if not isinstance(report, dict):
+            raise PodmanError("Podman finished the %s but its report is not a JSON object: %r"
+                              % (action, report), socket=self.socket_path)
+        document = {"podman_%s_duration" % action: duration, "container_statistics": [report]}
+        try:
+            return parser(document)
+        except StatsFormatError as exc:
+            raise PodmanError(
+                "Podman finished the %s but its statistics could not be read: %s" % (action, exc),
+                socket=self.socket_path)
+
+
+class ArchiveWriter:
+    """File-like target of an export: writes the tar as it arrives, compressed or not.
+
+    zstd runs as the ``zstd`` program, reading from a pipe; gzip uses Python's
+    ``gzip`` module. A compression failure is kept in ``error`` (the export
+    has happened on the service by then), and ``close`` must always be called.
+    """
+
+    def __init__(self, raw, compression, compressor, commands):
+        self.error = None
+        self._raw = raw
+        self._process = None
+        self._gzip = None
+        if compression == "zstd":
+            argv = [compressor, "-q", "-c"]
+            commands.append(argv)
+            self._process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=raw,
+                                             stderr=subprocess.PIPE)
+            self._sink = self._process.stdin
+        elif compression == "gzip":
+            self._gzip = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6)
+            self._sink = self._gzip
+        else:
+            self._sink = raw
+
+    def write(self, data):
+        self._sink.write(data)
+
+    def close(self):
+        if self._gzip is not None:
+            self._gzip.close()
+        if self._process is not None:
+            try:
+                self._process.stdin.close()
+            except OSError:
+                pass
+            stderr = self._process.stderr.read().decode("utf-8", "replace")
+            self._process.stderr.close()
+            rc = self._process.wait()
+            if rc != 0:
+                self.error = "zstd exited with %d: %s" % (rc, stderr.strip() or "no output")
+
+
+class TarMemberCapture:
+    """Follow a tar stream block by block and keep the content of a few small members.
+
+    ``feed`` takes the stream in pieces of any size. Members named in
+    ``names`` (at the top of the archive) and no larger than ``max_size``
+    end up in ``members``; everything else is skipped without being stored.
+    """
+
+    def __init__(self, names, max_size):
+        self.members = {}
+        self._wanted = set(names)
+        self._max_size = max_size
+        self._buffer = bytearray()
+        self._data_left = 0
+        self._padding_left = 0
+        self._current = None
+        self._done = False
+
+    def feed(self, data):
+        if self._done:
+            return
+        self._buffer += data
+        while not self._done:
+            if self._data_left or self._padding_left:
+                if not self._consume_data():
+                    return
+            elif len(self._buffer) >= 512:
+                self._read_header(bytes(self._buffer[:512]))
+                del self._buffer[:512]
+            else:
+                return
+
+    def _consume_data(self):
+        if not self._buffer:
+            return False
+        if self._data_left:
+            take = min(self._data_left, len(self._buffer))
+            if self._current is not None:
+                self._current += self._buffer[:take]
+            del self._buffer[:take]
+            self._data_left -= take
+            if not self._data_left and self._current is not None:
+                self.members[self._current_name] = bytes(self._current)
+                self._current = None
+                if self._wanted.issubset(self.members):
+                    self._done = True
+        else:
+            take = min(self._padding_left, len(self._buffer))
+            del self._buffer[:take]
+            self._padding_left -= take
+        return True
+
+    def _read_header(self, header):
+        if header == b"\0" * 512:
+            self._done = True
+            return
+        name = header[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
+        if header[257:262] == b"ustar":
+            prefix = header[345:500].split(b"\0", 1)[0].decode("utf-8", "replace")
+            if prefix:
+                name = prefix + "/" + name
+        size = _tar_size(header[124:136])
+        if name.startswith("./"):
+            name = name[2:]
+        self._data_left = size
+        self._padding_left = (-size) % 512
+        typeflag = header[156:157]
+        if name in self._wanted and typeflag in (b"0", b"\0") and size <= self._max_size:
+            self._current = bytearray()
+            self._current_name = name
+            if size == 0:
+                self.members[name] = b""
+                self._current = None
+
+
+def parse_criu_dump_stats(data):
+    """Return the checkpoint figures from a CRIU ``stats-dump`` image.
+
+    Raises ``ValueError`` when the data is not such an image.
+    """
+    if len(data) < 12:
+        raise ValueError("stats-dump has %d bytes, too few for a CRIU image" % len(data))
+    service_magic, stats_magic, size = struct.unpack_from("<III", data, 0)
+    if service_magic != CRIU_SERVICE_MAGIC or stats_magic != CRIU_STATS_MAGIC:
+        raise ValueError("stats-dump does not start with CRIU's stats magic numbers")
+    message = data[12:12 + size]
+    if len(message) != size:
+        raise ValueError("stats-dump is truncated")
+    dump = _protobuf_fields(message).get(1)
+    if not isinstance(dump, bytes):
+        raise ValueError("stats-dump has no dump statistics")
+    fields = _protobuf_fields(dump)
+    return dict((name, fields[number]) for number, name in CRIU_DUMP_STATS_FIELDS.items()
+                if isinstance(fields.get(number), int))
+
+
+def _protobuf_fields(data):
+    """Decode one protobuf message into ``{field number: int or bytes}`` (last value wins)."""
+    fields = {}
+    position = 0
+    while position < len(data):
+        key, position = _varint(data, position)
+        number, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            fields[number], position = _varint(data, position)
+        elif wire_type == 2:
+            length, position = _varint(data, position)
+            if position + length > len(data):
+                raise ValueError("protobuf field %d runs past the end" % number)
+            fields[number] = bytes(data[position:position + length])
+            position += length
+        elif wire_type == 1:
+            position += 8
+        elif wire_type == 5:
+            position += 4
+        else:
+            raise ValueError("unsupported protobuf wire type %d" % wire_type)
+    if position != len(data):
+        raise ValueError("protobuf message is truncated")
+    return fields
+
+
+def _varint(data, position):
+    result = 0
+    shift = 0
+    while True:
+        if position >= len(data):
+            raise ValueError("protobuf varint is truncated")
+        byte = data[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, position
+        shift += 7
+        if shift > 63:
+            raise ValueError("protobuf varint is too long")
+
+
+def _tar_size(field):
+    if field[:1] and field[0] & 0x80:
+        # GNU base-256 for sizes of 8 GiB and more.
+        value = field[0] & 0x7F
+        for byte in field[1:]:
+            value = (value << 8) | byte
+        return value
+    text = field.split(b"\0", 1)[0].strip()
+    return int(text, 8) if text else 0
+
+
+# ---------------------------------------------------------------------- podman ps shape
+
+def ps_entry(entry, now):
+    """Return an API list entry with ``Created``, ``CreatedAt`` and ``Status`` as podman ps prints them.
+
+    The API gives ``Created`` as an RFC 3339 time and leaves ``CreatedAt`` and
+    ``Status`` empty; ``podman ps --format json`` gives Unix seconds and
+    human-readable ages such as "5 minutes ago" and "Up 5 minutes ago".
+    """
+    entry = dict(entry)
+    created = entry.get("Created")
+    if isinstance(created, str):
+        created = _unix_seconds(created)
+        if created is not None:
+            entry["Created"] = created
+    if isinstance(entry.get("Created"), (int, float)) and not entry.get("CreatedAt"):
+        entry["CreatedAt"] = "%s ago" % human_duration(now - entry["Created"])
+    if not entry.get("Status"):
+        entry["Status"] = _ps_status(entry, now)
+    return entry
+
+
+def _ps_status(entry, now):
+    state = entry.get("State") or ""
+    started = entry.get("StartedAt")
+    exited = entry.get("ExitedAt")
+    if state == "running" and isinstance(started, (int, float)) and started > 0:
+        return "Up %s ago" % human_duration(now - started)
+    if state in ("exited", "stopped") and isinstance(exited, (int, float)) and exited > 0:
+        return "Exited (%s) %s ago" % (entry.get("ExitCode", 0), human_duration(now - exited))
+    if state in ("created", "configured", "initialized"):
+        return "Created"
+    return state[:1].upper() + state[1:]
+
+
+def human_duration(seconds):
+    """Return an age in the words podman ps uses, such as ``About a minute``."""
+    seconds = int(seconds)
+    if seconds < 1:
+        return "Less than a second"
+    if seconds == 1:
+        return "1 second"
+    if seconds < 60:
+        return "%d seconds" % seconds
+    minutes = seconds // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return "%d minutes" % minutes
+    hours = int(seconds / 3600.0 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return "%d hours" % hours
+    if hours < 24 * 7 * 2:
+        return "%d days" % (hours // 24)
+    if hours < 24 * 30 * 2:
+        return "%d weeks" % (hours // 24 // 7)
+    if hours < 24 * 365 * 2:
+        return "%d months" % (hours // 24 // 30)
+    return "%d years" % (seconds // 3600 // 24 // 365)
+
+
+def _unix_seconds(text):
+    """Return the Unix seconds of an RFC 3339 time with up to nanoseconds, or None."""
+    value = text.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    zone_at = max(value.rfind("+"), value.rfind("-"))
+    zone = value[zone_at:] if zone_at > 10 else ""
+    main = value[:zone_at] if zone else value
+    if "." in main:
+        main, fraction = main.split(".", 1)
+        main += "." + fraction[:6].ljust(6, "0")
+    try:
+        moment = datetime.fromisoformat(main + zone)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp())
+
+
+# ---------------------------------------------------------------------- helpers
+
+def _segment(reference):
+    """Quote a name, ID or image reference as one path segment (slashes included)."""
+    return quote(str(reference), safe="")
+
+
+def _flag_query(parameters, options):
+    return [(parameter, True) for option, parameter in parameters if options.get(option)]
+
+
+def _filter_text(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _log_path(text):
+    match = LOG_FILE_PATTERN.search(text)
+    return match.group(1) if match else None
+
+
+def _json_or_empty(data):
+    if not data:
+        return {}
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+__all__ = ["PodmanApiRuntime", "parse_criu_dump_stats", "ps_entry"]
