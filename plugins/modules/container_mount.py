@@ -45,8 +45,8 @@ options:
     description:
       - With O(state=unmounted), unmount even when other users hold mounts of the same container
         (C(podman umount --force)), and even when the container is running.
-      - Unmounting a running container drops the OCI runtime's own mount, after which C(podman exec)
-        fails until the container is mounted again. Without O(force) the module rejects that.
+      - Unmounting a running container drops the OCI runtime's own mount. On Podman 4.3, C(podman exec)
+        then fails until the container is mounted again. Without O(force) the module rejects that.
     type: bool
     default: false
 notes:
@@ -131,7 +131,7 @@ def ensure_unmounted(runtime, container, mount_point, force, check_mode):
     if (container.get("State") or {}).get("Running") and not force:
         raise ContainerStateError(
             'Container "%s" is running, so its root filesystem is mounted by the OCI runtime; '
-            'unmounting it breaks "podman exec" until it is mounted again. Stop the container '
+            'unmounting it can break "podman exec" until it is mounted again. Stop the container '
             'first, or set force=true to unmount anyway.' % name, name=name)
     if not force:
         count = runtime.mount_count(container)

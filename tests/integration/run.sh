@@ -2,10 +2,11 @@
 # Run the integration targets against every Podman that scripts/setup.sh installed,
 # with the collection built and installed the way users install it.
 #
-# Usage: tests/integration/run.sh [--podman WRAPPER] [TARGET ...]
+# Usage: tests/integration/run.sh [--podman WRAPPER] [-e VAR=VALUE] [TARGET ...]
 #   TARGET   names under tests/integration/targets (default: all of them)
 #   --podman run only against this podman executable instead of each line of
 #            /opt/statecraft/podman-versions
+#   -e       an extra variable for every target run, as ansible-playbook -e
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -13,9 +14,11 @@ venv=${STATECRAFT_VENV:-$repo/.venv}
 versions_file=/opt/statecraft/podman-versions
 podmans=()
 targets=()
+extra_vars=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --podman) podmans+=("$2"); shift 2 ;;
+    -e) extra_vars+=(-e "$2"); shift 2 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
@@ -52,7 +55,7 @@ for podman in "${podmans[@]}"; do
     if ! "$venv/bin/ansible-playbook" -i localhost, -c local \
         "$repo/tests/integration/run-target.yml" \
         -e "target=$target" -e "podman_executable=$podman" \
-        -e "test_workdir=$work/archives"; then
+        -e "test_workdir=$work/archives" "${extra_vars[@]}"; then
       echo "FAILED: $target with $podman"
       status=1
     fi
