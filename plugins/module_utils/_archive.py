@@ -56,10 +56,16 @@ def check_export_target(path):
         raise InvalidRequestError(
             'Folder "%s" for the export archive does not exist; create it first.' % folder,
             path=path)
-    if not os.access(folder, os.W_OK | os.X_OK):
+    # os.access() says yes to root even on a read-only file system such as /proc,
+    # so create and remove a real file.
+    probe = partial_path(path)
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
         raise InvalidRequestError(
             'Folder "%s" for the export archive is not writable; choose a writable folder.'
-            % folder, path=path)
+            % folder, path=path, error=str(exc))
     return os.path.lexists(path)
 
 

@@ -75,6 +75,7 @@ OPTION_MINIMUM_VERSIONS = {
     "tcp_close": ((5, 7, 0), "--tcp-close"),
 }
 
+HARMLESS_CRIU_ERROR = "rlimit: Can't setup RLIMIT_NOFILE"
 LISTING_ATTEMPTS = 3
 REMOVAL_RACE_ERRORS = ("container not known", "no such container", "does not exist in database")
 CHECKPOINT_NAME_ANNOTATION = "io.podman.annotations.checkpoint.name"
@@ -263,9 +264,23 @@ class PodmanRuntime:
         if not name:
             raise InvalidRequestError(
                 'Image "%s" is not a checkpoint image (it has no %s annotation); create one with '
-                'container_checkpoint create_image, or set name.' % (reference, CHECKPOINT_NAME_ANNOTATION),
+                'container_checkpoint create_image.' % (reference, CHECKPOINT_NAME_ANNOTATION),
                 image=reference)
         return name
+
+    def pod_id(self, reference):
+        """Return the full ID of a pod given by name or ID; Podman 4.3 restores only by ID."""
+        result = self.transport.run(["pod", "inspect", reference])
+        if not result.ok:
+            if "no such pod" in result.stderr:
+                raise InvalidRequestError(
+                    'Pod "%s" not found; create it first, or check the name with "podman pod ps".'
+                    % reference, pod=reference)
+            raise CommandError.from_result("inspect pod %s" % reference, result)
+        document = self._json(result, "inspect pod %s" % reference)
+        # Podman 4 prints one object, Podman 5 a list.
+        pod = document[0] if isinstance(document, list) else document
+        return pod.get("Id") or pod.get("ID")
 
     def storage_paths(self):
         """Return ``(run root, graph driver name)`` of the container store."""
@@ -393,9 +408,24 @@ class PodmanRuntime:
         if "criu failed" in text or "CRIU" in text:
             log_path = _LOG_FILE_PATTERN.search(text)
             if log_path:
+                log = read_log_tail(log_path.group(1))
                 error.details["criu_log_path"] = log_path.group(1)
-                error.details["criu_log"] = read_log_tail(log_path.group(1))
+                error.details["criu_log"] = log
+                reasons = criu_error_lines(log)
+                if reasons:
+                    error.msg += " CRIU reported: %s" % " | ".join(reasons)
         return error
+
+
+def criu_error_lines(log, limit=3):
+    """Return the last ``Error (`` lines of a CRIU log, leaving out the harmless rlimit one.
+
+    CRIU logs "rlimit: Can't setup RLIMIT_NOFILE" on every run where the
+    process may not raise its limits; it never causes the failure.
+    """
+    errors = [line.strip() for line in log
+              if "Error (" in line and HARMLESS_CRIU_ERROR not in line]
+    return errors[-limit:]
 
 
 def read_log_tail(path, lines=CRIU_LOG_LINES):

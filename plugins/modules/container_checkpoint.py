@@ -218,6 +218,8 @@ diff:
            after: {exists: true, status: exited, checkpointed: true, mount_point: null}}
 """
 
+import time
+
 from ansible_collections.statecraft.podman.plugins.module_utils import _archive as archives
 from ansible_collections.statecraft.podman.plugins.module_utils._errors import (
     ContainerStateError,
@@ -238,6 +240,8 @@ from ansible_collections.statecraft.podman.plugins.module_utils._runtime import 
 )
 
 DEFAULT_ARCHIVE_MODE = 0o600
+STOP_POLLS = 20
+STOP_POLL_SECONDS = 0.25
 
 
 def validate(params):
@@ -276,12 +280,19 @@ def decide(runtime, params, container, archive_exists):
         changed, archive = existing_archive_decision(params, container)
         if not changed:
             return False, archive
-    if params["create_image"] and not params["force"] and runtime.image_exists(params["create_image"]):
-        if state.get("Checkpointed"):
+    image = params["create_image"]
+    if image and not params["force"] and runtime.image_exists(image):
+        try:
+            owner = runtime.checkpoint_image_name(image)
+        except InvalidRequestError:
+            raise InvalidRequestError(
+                'Image "%s" already exists and is not a checkpoint image. Set force=true to replace '
+                'it, or choose another create_image name.' % image, image=image)
+        if state.get("Checkpointed") and owner == (container.get("Name") or "").lstrip("/"):
             return False, None
         raise InvalidRequestError(
-            'Image "%s" already exists. Set force=true to replace it, or choose another '
-            'create_image name.' % params["create_image"], image=params["create_image"])
+            'Image "%s" already exists and holds a checkpoint of container "%s". Set force=true to '
+            'replace it, or choose another create_image name.' % (image, owner), image=image)
     if status == "running":
         if (params["leave_running"] and state.get("CheckpointPath") and not params["force"]
                 and not params["export"] and not params["create_image"]):
@@ -298,12 +309,16 @@ def decide(runtime, params, container, archive_exists):
         'Start it first.' % (name, status), name=name, status=status)
 
 
-def take_checkpoint(runtime, params):
-    """Run the checkpoint, placing any archive atomically; return ``(stats, archive)``."""
+def preflight(runtime, params):
+    """Check, without changing anything, that CRIU and the kernel can do the checkpoint."""
     criu = runtime.require_criu()
     for option in ("pre_checkpoint", "with_previous"):
         if params[option]:
             runtime.require_dirty_tracking(criu, option)
+
+
+def take_checkpoint(runtime, params):
+    """Run the checkpoint, placing any archive atomically; return ``(stats, archive)``."""
     options = dict(params)
     partial = None
     if params["export"]:
@@ -313,7 +328,9 @@ def take_checkpoint(runtime, params):
     except PodmanError as error:
         if partial:
             archives.discard(partial)
-            recover_after_failed_export(runtime, params["name"], error)
+            error.msg = error.msg.replace(partial, params["export"])
+            if not params["leave_running"]:
+                recover_after_failed_export(runtime, params["name"], error)
         raise
     archive = None
     if partial:
@@ -329,8 +346,8 @@ def recover_after_failed_export(runtime, name, error):
     Podman dumps the container before it opens the export file, so a failed
     export leaves it exited but restorable from its local checkpoint.
     """
-    container = runtime.inspect_container(name)
-    if not container or (container.get("State") or {}).get("Status") == "running":
+    container = wait_until_stopped(runtime, name)
+    if not container or (container.get("State") or {}).get("Status") in ("running", "stopping"):
         return
     try:
         runtime.restore(container["Id"], {})
@@ -339,6 +356,21 @@ def recover_after_failed_export(runtime, name, error):
                       'failed too: %s' % restore_error.msg)
         return
     error.msg += " The container was restored from its local checkpoint and is running again."
+
+
+def wait_until_stopped(runtime, name):
+    """Return the container's inspect data once it has left "running" and "stopping".
+
+    Podman 4.3 can still show a container as running just after a failed
+    export while CRIU's dump is stopping it. Gives up after about five seconds.
+    """
+    container = runtime.inspect_container(name)
+    for unused_attempt in range(STOP_POLLS):
+        if not container or (container.get("State") or {}).get("Status") not in ("running", "stopping"):
+            break
+        time.sleep(STOP_POLL_SECONDS)
+        container = runtime.inspect_container(name)
+    return container
 
 
 def main():
@@ -367,9 +399,9 @@ def main():
         container = runtime.get_container(params["name"])
         changed, archive = decide(runtime, params, container, archive_exists)
         result = {"changed": changed, "container": container}
-        if changed and module.check_mode:
-            runtime.require_criu()
-        elif changed:
+        if changed:
+            preflight(runtime, params)
+        if changed and not module.check_mode:
             result["stats"], archive = take_checkpoint(runtime, params)
             result["container"] = runtime.inspect_container(container["Id"]) or {}
         if archive:

@@ -208,6 +208,7 @@ class Target:
         self.names = names
         self.new_name = new_name
         self.source = source
+        self.pod_id = None
 
 
 def resolve_target(runtime, params):
@@ -216,19 +217,42 @@ def resolve_target(runtime, params):
     require_with(params, ("import_previous",), ("archive",), "archive")
     if params["archive"]:
         config = read_checkpoint_config(params["archive"])
-        names = [params["name"]] if params["name"] else [n for n in (config.get("name"), config.get("id")) if n]
-        return Target(None, names, new_name=params["name"], source='archive "%s"' % params["archive"])
-    if params["image"]:
-        if params["name"]:
-            names = [params["name"]]
-        else:
-            names = [runtime.checkpoint_image_name(params["image"])]
-        return Target(params["image"], names, new_name=params["name"],
-                      source='image "%s"' % params["image"])
-    if not params["name"]:
+        check_archive_pod(params, config)
+        original = config.get("name")
+        names = [params["name"]] if params["name"] else [n for n in (original, config.get("id")) if n]
+        target = Target(None, names, new_name=params["name"], source='archive "%s"' % params["archive"])
+    elif params["image"]:
+        original = runtime.checkpoint_image_name(params["image"])
+        target = Target(params["image"], [params["name"] or original], new_name=params["name"],
+                        source='image "%s"' % params["image"])
+    else:
+        if not params["name"]:
+            raise InvalidRequestError(
+                "Set name to the checkpointed container to restore in place, or set archive or image.")
+        return Target(params["name"], [params["name"]])
+
+    # Podman rejects --tcp-established together with any --name, the original one
+    # included, and restores under the original name (and ID) without --name.
+    if params["tcp_established"] and target.new_name == original:
+        target.new_name = None
+    if params["tcp_established"] and target.new_name:
         raise InvalidRequestError(
-            "Set name to the checkpointed container to restore in place, or set archive or image.")
-    return Target(params["name"], [params["name"]])
+            "Option tcp_established cannot restore a checkpoint under a new name: podman keeps "
+            "TCP connections only for the original container. Remove name or tcp_established.")
+    return target
+
+
+def check_archive_pod(params, config):
+    """Reject a pod option that does not fit the archive: podman fails on either mismatch."""
+    archive_pod = config.get("pod")
+    if archive_pod and not params["pod"]:
+        raise InvalidRequestError(
+            'Archive "%s" holds a container of a pod; set pod to the existing pod to restore it into.'
+            % params["archive"], path=params["archive"])
+    if params["pod"] and not archive_pod:
+        raise InvalidRequestError(
+            'Archive "%s" holds a container that was in no pod, so it cannot be restored into pod "%s"; '
+            'remove pod.' % (params["archive"], params["pod"]), path=params["archive"])
 
 
 def decide(runtime, target):
@@ -258,9 +282,9 @@ def decide(runtime, target):
 
 def restore(runtime, params, target):
     """Run the restore and return ``(container ID, stats)``; clean up after a failed import."""
-    runtime.require_criu()
     options = dict(params)
     options["new_name"] = target.new_name
+    options["pod"] = target.pod_id
     try:
         return runtime.restore(target.reference, options)
     except PodmanError as error:
@@ -305,11 +329,13 @@ def main():
     def work(runtime):
         target = resolve_target(runtime, params)
         runtime.check_option_versions(params)
+        if params["pod"]:
+            target.pod_id = runtime.pod_id(params["pod"])
         changed, existing = decide(runtime, target)
         result = {"changed": changed, "container": existing or {}}
-        if changed and module.check_mode:
+        if changed:
             runtime.require_criu()
-        elif changed:
+        if changed and not module.check_mode:
             container_id, result["stats"] = restore(runtime, params, target)
             result["container"] = runtime.get_container(container_id or target.names[0])
         if module._diff:

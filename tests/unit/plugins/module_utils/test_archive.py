@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import io
@@ -314,14 +315,72 @@ def test_export_target_parent_is_a_file(tmp_path):
         archives.check_export_target(str(tmp_path / "file" / "ck.tar"))
 
 
-def test_export_target_folder_not_writable_simulated(tmp_path, monkeypatch):
+def fail_open_in(monkeypatch, folder, code):
+    """Make ``os.open`` fail with ``code`` for every file in ``folder``; return the paths tried."""
+    tried = []
+    real_open = os.open
+
+    def fake_open(path, flags, *args, **kwargs):
+        if os.path.dirname(str(path)) == folder:
+            tried.append(str(path))
+            raise OSError(code, os.strerror(code), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", fake_open)
+    return tried
+
+
+def test_export_target_read_only_simulated(tmp_path, monkeypatch):
+    # os.access() returns True for root on a read-only file system, so the
+    # check creates a file, which fails there with EROFS.
     folder = str(tmp_path / "ro")
     os.mkdir(folder)
-    real_access = os.access
-    monkeypatch.setattr(os, "access",
-                        lambda p, mode: False if p == folder else real_access(p, mode))
-    with pytest.raises(InvalidRequestError, match="is not writable; choose a writable folder"):
-        archives.check_export_target(os.path.join(folder, "ck.tar"))
+    fail_open_in(monkeypatch, folder, errno.EROFS)
+    path = os.path.join(folder, "ck.tar")
+    with pytest.raises(InvalidRequestError) as raised:
+        archives.check_export_target(path)
+    assert raised.value.msg == ('Folder "%s" for the export archive is not writable; choose a '
+                                'writable folder.' % folder)
+    assert raised.value.details["path"] == path
+    assert "Read-only file system" in raised.value.details["error"]
+
+
+def test_export_target_probe_is_hidden(tmp_path, monkeypatch):
+    tried = fail_open_in(monkeypatch, str(tmp_path), errno.EACCES)
+    with pytest.raises(InvalidRequestError):
+        archives.check_export_target(str(tmp_path / "ck.tar"))
+    assert len(tried) == 1
+    base = os.path.basename(tried[0])
+    assert base.startswith(".ck.tar.")
+    assert base.endswith(".partial")
+
+
+def test_export_target_ignores_os_access(tmp_path, monkeypatch):
+    # Creating the probe file decides, so a writable folder passes whatever os.access() returns.
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    assert archives.check_export_target(str(tmp_path / "ck.tar")) is False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_export_target_in_proc(tmp_path):
+    # Even root cannot create a file in /proc, although os.access() reports it writable for root.
+    with pytest.raises(InvalidRequestError) as raised:
+        archives.check_export_target("/proc/ck.tar")
+    assert raised.value.msg == ('Folder "/proc" for the export archive is not writable; choose '
+                                'a writable folder.')
+
+
+def test_export_target_probe_leaves_no_file(tmp_path):
+    archives.check_export_target(str(tmp_path / "ck.tar"))
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_export_target_keeps_existing_file(tmp_path):
+    target = tmp_path / "ck.tar"
+    target.write_text("old")
+    assert archives.check_export_target(str(target)) is True
+    assert target.read_text() == "old"
+    assert os.listdir(str(tmp_path)) == ["ck.tar"]
 
 
 @pytest.mark.skipif(running_as_root, reason="root can write into a folder with mode 0555")

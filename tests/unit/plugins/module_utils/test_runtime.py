@@ -15,15 +15,17 @@ from ansible_collections.statecraft.podman.plugins.module_utils._errors import (
 )
 from ansible_collections.statecraft.podman.plugins.module_utils._runtime import (
     CRIU_LOG_LINES,
+    LISTING_ATTEMPTS,
     PodmanRuntime,
     container_summary,
+    criu_error_lines,
     format_version,
     matches_reference,
     parse_version,
     read_log_tail,
 )
 from ansible_collections.statecraft.podman.plugins.module_utils._transport import CliTransport
-from ansible_collections.statecraft.podman.tests.unit.harness import dump
+from ansible_collections.statecraft.podman.tests.unit.harness import Recorded, dump
 
 
 @pytest.fixture
@@ -299,6 +301,48 @@ def test_mounted_containers_maps_ids_to_mount_points(runtime, fake_podman, recor
     assert recorded.container("inspect-running")["Id"] in mounted
 
 
+# Only Podman 4.3 fails the whole listing when another process removes a
+# container during it; the race was recorded on 4.3 only.
+RACE_CASES = ["mount-list-race", "mount-list-race-database"]
+
+
+@pytest.fixture
+def podman43():
+    return Recorded("4.3")
+
+
+@pytest.mark.parametrize("race", RACE_CASES)
+def test_mounted_containers_retries_race(runtime, fake_podman, podman43, race):
+    fake_podman.on(["mount", "--format", "json"], podman43.result(race),
+                   podman43.result("mount-list"))
+    mounted = runtime.mounted_containers()
+    expected = dict((entry["id"], entry["mountpoint"]) for entry in podman43.json("mount-list"))
+    assert mounted == expected
+    assert fake_podman.calls == [["podman", "mount", "--format", "json"]] * 2
+
+
+@pytest.mark.parametrize("race", RACE_CASES)
+def test_mounted_containers_gives_up_after_three(runtime, fake_podman, podman43, race):
+    fake_podman.on(["mount", "--format", "json"], podman43.result(race))
+    with pytest.raises(CommandError) as raised:
+        runtime.mounted_containers()
+    assert raised.value.msg.startswith("Failed to list mounted containers: %s (rc=125, "
+                                       % podman43.result(race)[2].strip())
+    assert LISTING_ATTEMPTS == 3
+    assert fake_podman.calls == [["podman", "mount", "--format", "json"]] * 3
+
+
+@pytest.mark.parametrize("response", [
+    (125, "", "Error: something else\n"),
+    (1, "", "Error: container not known\n"),
+], ids=["other-error", "other-rc"])
+def test_mounted_containers_no_retry_otherwise(runtime, fake_podman, response):
+    fake_podman.on(["mount", "--format", "json"], response)
+    with pytest.raises(CommandError, match="list mounted containers"):
+        runtime.mounted_containers()
+    assert len(fake_podman.calls) == 1
+
+
 # ---------------------------------------------------------------------- images and storage
 
 
@@ -338,6 +382,42 @@ def test_checkpoint_image_name_of_missing_image_raises(runtime, fake_podman, rec
     with pytest.raises(InvalidRequestError, match='Checkpoint image ".*" not found'):
         runtime.checkpoint_image_name(image)
     assert fake_podman.calls == [["podman", "image", "exists", image]]
+
+
+def test_pod_id_from_name(runtime, fake_podman, recorded):
+    # Podman 4.3 prints the pod as an object, 5.4 as a list of one.
+    fake_podman.replay(recorded, "pod-inspect")
+    document = recorded.json("pod-inspect")
+    pod = document[0] if recorded.version == "5.4" else document
+    assert runtime.pod_id(recorded.args("pod-inspect")[-1]) == pod["Id"]
+    assert fake_podman.calls == [["podman"] + recorded.args("pod-inspect")]
+
+
+def test_pod_inspect_shape_differs(recorded):
+    expected = {"4.3": dict, "5.4": list}[recorded.version]
+    assert type(recorded.json("pod-inspect")) is expected
+
+
+def test_pod_id_of_missing_pod_raises(runtime, fake_podman, recorded):
+    fake_podman.replay(recorded, "pod-inspect-missing")
+    pod = recorded.args("pod-inspect-missing")[-1]
+    with pytest.raises(InvalidRequestError) as raised:
+        runtime.pod_id(pod)
+    assert raised.value.msg == ('Pod "%s" not found; create it first, or check the name with '
+                                '"podman pod ps".' % pod)
+    assert raised.value.details == {"pod": pod}
+
+
+@pytest.mark.parametrize("response, message", [
+    ((125, "", "Error: something else\n"), "Failed to inspect pod web: Error: something else"),
+    ((0, "web\n", ""), "Failed to inspect pod web: podman printed output that is not JSON"),
+], ids=["failed", "not-json"])
+def test_pod_id_other_errors(runtime, fake_podman, response, message):
+    fake_podman.on(["pod", "inspect", "web"], response)
+    with pytest.raises(CommandError) as raised:
+        runtime.pod_id("web")
+    assert type(raised.value) is CommandError
+    assert raised.value.msg.startswith(message)
 
 
 def test_storage_paths_from_info(runtime, fake_podman, recorded):
@@ -587,6 +667,98 @@ def test_criu_failure_carries_the_log_tail(runtime, fake_podman, recorded, tmp_p
     assert "Restoring FAILED." in raised.value.details["criu_log"][-2]
 
 
+# The "Error (" lines of the recorded restore log tails, oldest first. 4.3's
+# tail has four; the last three of them are reported.
+RESTORE_LOG_ERRORS = {
+    "4.3": ["(00.132282) pie: 1: Error (criu/pie/restorer.c:2253): Restorer fail 1",
+            "(00.133409) Error (criu/cr-restore.c:2320): Restoring FAILED.",
+            "(00.134679) Error (criu/cgroup.c:1998): cg: cgroupd: recv req error: No such file "
+            "or directory"],
+    "5.4": ["(00.134107) pie: 1: Error (criu/pie/util-vdso.c:117): vdso: ELF header magic "
+            "mismatch",
+            "(00.142454) Error (criu/cr-restore.c:2320): Restoring FAILED.",
+            "(00.143939) Error (criu/cgroup.c:1998): cg: cgroupd: recv req error: No such file "
+            "or directory"],
+}
+DUMP_LOG_ERROR = {
+    "4.3": "(00.072855) Error (criu/config.c:1128): Tracking memory is not available. "
+           "Consider omitting --track-mem option.",
+    "5.4": "(00.037671) Error (criu/config.c:1128): Tracking memory is not available. "
+           "Consider omitting --track-mem option.",
+}
+
+
+def log_lines(recorded, case):
+    return recorded.result(case)[1].splitlines()
+
+
+def test_criu_error_lines_last_three(recorded):
+    lines = log_lines(recorded, "criu-restore-log-tail")
+    assert criu_error_lines(lines) == RESTORE_LOG_ERRORS[recorded.version]
+
+
+def test_criu_error_lines_limit(recorded):
+    lines = log_lines(recorded, "criu-restore-log-tail")
+    assert criu_error_lines(lines, limit=1) == RESTORE_LOG_ERRORS[recorded.version][-1:]
+
+
+def test_criu_error_lines_skip_rlimit(recorded):
+    # CRIU stopped early here, so the tail contains the rlimit error line,
+    # and it is the only "Error (" line.
+    lines = log_lines(recorded, "criu-restore-early-log-tail")
+    assert any("Error (criu/util.c:1533): rlimit: Can't setup RLIMIT_NOFILE" in line
+               for line in lines)
+    assert criu_error_lines(lines) == []
+
+
+def test_criu_error_lines_keep_other_rlimit_errors():
+    # The format of CRIU 4.1.1's "sfd: Can't get rlimit" error (criu/servicefd.c);
+    # the timestamp and line number are made up.
+    line = ("(00.000412) Error (criu/servicefd.c:100): sfd: Can't get rlimit: Operation not "
+            "permitted")
+    assert criu_error_lines([line]) == [line]
+
+
+def test_criu_error_lines_of_dump_log(recorded):
+    lines = log_lines(recorded, "criu-dump-log-tail")
+    assert criu_error_lines(lines) == [DUMP_LOG_ERROR[recorded.version]]
+
+
+def write_log(tmp_path, recorded, case):
+    log = tmp_path / "userdata" / "criu.log"
+    log.parent.mkdir()
+    log.write_text(recorded.result(case)[1])
+    return log
+
+
+def test_restore_failure_names_criu_errors(runtime, fake_podman, recorded, tmp_path):
+    log = write_log(tmp_path, recorded, "criu-restore-log-tail")
+    fake_podman.on(lambda argv: True, substitute_log(recorded, "restore-import-criu-failed", log))
+    with pytest.raises(CommandError) as raised:
+        runtime.restore(None, {"archive": "/x.tar"})
+    assert raised.value.msg.startswith("Failed to restore /x.tar: Error: OCI runtime error: "
+                                       "runc: criu failed: type NOTIFY errno 0")
+    assert raised.value.msg.endswith(
+        ") CRIU reported: " + " | ".join(RESTORE_LOG_ERRORS[recorded.version]))
+
+
+def test_checkpoint_failure_names_criu_error(runtime, fake_podman, recorded, tmp_path):
+    log = write_log(tmp_path, recorded, "criu-dump-log-tail")
+    fake_podman.on(lambda argv: True, substitute_log(recorded, "checkpoint-with-previous", log))
+    with pytest.raises(CommandError) as raised:
+        runtime.checkpoint(recorded.name("a"), {"with_previous": True})
+    assert raised.value.msg.endswith(") CRIU reported: " + DUMP_LOG_ERROR[recorded.version])
+
+
+def test_criu_failure_rlimit_only_adds_nothing(runtime, fake_podman, recorded, tmp_path):
+    log = write_log(tmp_path, recorded, "criu-restore-early-log-tail")
+    fake_podman.on(lambda argv: True, substitute_log(recorded, "restore-import-criu-failed", log))
+    with pytest.raises(CommandError) as raised:
+        runtime.restore(None, {"archive": "/x.tar"})
+    assert "CRIU reported" not in raised.value.msg
+    assert raised.value.details["criu_log"] == log.read_text().splitlines()
+
+
 def test_criu_failure_after_log_was_removed(runtime, fake_podman, recorded):
     # Podman deletes the log with the container; the path is still reported.
     fake_podman.on(lambda argv: True, recorded.result("restore-import-criu-failed"))
@@ -595,6 +767,7 @@ def test_criu_failure_after_log_was_removed(runtime, fake_podman, recorded):
     assert raised.value.details["criu_log"] == []
     assert raised.value.details["criu_log_path"].endswith("/userdata/restore.log")
     assert "criu failed: type NOTIFY errno 0" in raised.value.msg
+    assert "CRIU reported" not in raised.value.msg
 
 
 def test_pre_checkpoint_failure_has_no_log(runtime, fake_podman, recorded):

@@ -16,6 +16,7 @@ import pytest
 from ansible_collections.statecraft.podman.plugins.module_utils._stats import (
     parse_checkpoint_stats,
 )
+from ansible_collections.statecraft.podman.plugins.modules import container_checkpoint
 from ansible_collections.statecraft.podman.plugins.modules.container_checkpoint import main
 from ansible_collections.statecraft.podman.tests.unit.harness import CRIU, with_changes, dump
 
@@ -244,20 +245,31 @@ def test_existing_file_replaced_with_force(module_harness, recorded):
     assert os.listdir(os.path.dirname(args["export"])) == ["ck.tar.zst"]
 
 
-def failed_export(module_harness, recorded, restore_response):
+RECORDED_EXPORT = "/tmp/sc-unit-record/missing/x.tar"
+
+
+def failed_export_response(recorded):
+    """Fail the export as recorded, naming the path given to podman, after writing to it."""
+    def response(argv):
+        partial = export_value(argv)
+        with open(partial, "wb") as handle:
+            handle.write(b"half")
+        rc, stdout, stderr = recorded.result("checkpoint-export-missing-folder")
+        assert RECORDED_EXPORT in stderr
+        return rc, stdout, stderr.replace(RECORDED_EXPORT, partial)
+    return response
+
+
+def failed_export(module_harness, recorded, restore_response, after=None):
+    """Run an export that podman fails; ``after`` lists the inspect responses that follow it."""
     fake = module_harness.fake
     container = recorded.container("inspect-running")
-    # By name: running before the checkpoint, stopped after the failed export.
+    # By name: running before the checkpoint, then stopped after the failed export.
+    after = after or [recorded.result("inspect-after-failed-export")]
     fake.on(["container", "inspect", container["Name"]], recorded.result("inspect-running"),
-            recorded.result("inspect-after-failed-export"))
+            *after)
     fake.criu_ok(recorded)
-
-    def response(argv):
-        with open(export_value(argv), "wb") as handle:
-            handle.write(b"half")
-        return recorded.result("checkpoint-export-missing-folder")
-
-    fake.on(lambda argv: argv[1:3] == CHECKPOINT, response)
+    fake.on(lambda argv: argv[1:3] == CHECKPOINT, failed_export_response(recorded))
     fake.on(["container", "restore", "--print-stats", container["Id"]], restore_response)
     folder = module_harness.tmp_path / "out"
     folder.mkdir()
@@ -266,7 +278,15 @@ def failed_export(module_harness, recorded, restore_response):
     return kind, result, folder, container
 
 
-def test_failed_export_restores_the_container(module_harness, recorded):
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Record the module's sleeps instead of sleeping."""
+    slept = []
+    monkeypatch.setattr(container_checkpoint.time, "sleep", slept.append)
+    return slept
+
+
+def test_failed_export_restores_the_container(module_harness, recorded, sleeps):
     # Podman stops the container before it opens the export file.
     kind, result, folder, container = failed_export(
         module_harness, recorded, recorded.result("restore-after-failed-export"))
@@ -278,9 +298,62 @@ def test_failed_export_restores_the_container(module_harness, recorded):
     assert os.listdir(str(folder)) == []
     assert module_harness.fake.changing_calls()[-1] == [
         "podman", "container", "restore", "--print-stats", container["Id"]]
+    assert sleeps == []
 
 
-def test_failed_export_and_failed_recovery(module_harness, recorded):
+def test_failed_export_names_user_path(module_harness, recorded, sleeps):
+    kind, result, folder, container = failed_export(
+        module_harness, recorded, recorded.result("restore-after-failed-export"))
+    path = str(folder / "ck.tar")
+    assert kind == "fail"
+    assert result["msg"] == (
+        'Failed to checkpoint container {name}: Error: creating checkpoint export file "{path}": '
+        'open {path}: no such file or directory (rc=125, command: {podman} container checkpoint '
+        '--print-stats --export {path} {name}) The container was restored from its local '
+        'checkpoint and is running again.'.format(name=container["Name"], path=path,
+                                                  podman=module_harness.executable))
+
+
+def test_failed_export_waits_for_stop(module_harness, recorded, sleeps):
+    # Podman 4.3 can still report the container running just after the failed export.
+    running = recorded.result("inspect-running")
+    stopping = (0, dump([with_changes(recorded.container("inspect-running"),
+                                      State_Status="stopping")]), "")
+    kind, result, folder, container = failed_export(
+        module_harness, recorded, recorded.result("restore-after-failed-export"),
+        after=[running, stopping, recorded.result("inspect-after-failed-export")])
+    assert kind == "fail"
+    assert sleeps == [container_checkpoint.STOP_POLL_SECONDS] * 2
+    assert module_harness.fake.calls_starting("container", "restore") == [
+        ["podman", "container", "restore", "--print-stats", container["Id"]]]
+    assert result["msg"].endswith(" The container was restored from its local checkpoint and is "
+                                  "running again.")
+
+
+def test_failed_export_still_running(module_harness, recorded, sleeps):
+    kind, result, folder, container = failed_export(
+        module_harness, recorded, recorded.result("restore-after-failed-export"),
+        after=[recorded.result("inspect-running")])
+    assert kind == "fail"
+    assert sleeps == [container_checkpoint.STOP_POLL_SECONDS] * container_checkpoint.STOP_POLLS
+    assert container_checkpoint.STOP_POLLS * container_checkpoint.STOP_POLL_SECONDS == 5
+    assert module_harness.fake.calls_starting("container", "restore") == []
+    assert result["msg"].endswith(" no such file or directory (rc=125, command: %s container "
+                                  "checkpoint --print-stats --export %s %s)"
+                                  % (module_harness.executable, folder / "ck.tar",
+                                     container["Name"]))
+
+
+def test_failed_export_container_gone(module_harness, recorded, sleeps):
+    kind, result, folder, container = failed_export(
+        module_harness, recorded, recorded.result("restore-after-failed-export"),
+        after=[recorded.result("inspect-all-missing")])
+    assert kind == "fail"
+    assert sleeps == []
+    assert module_harness.fake.calls_starting("container", "restore") == []
+
+
+def test_failed_export_and_failed_recovery(module_harness, recorded, sleeps):
     kind, result, folder, container = failed_export(
         module_harness, recorded, recorded.result("restore-not-checkpointed"))
     assert kind == "fail"
@@ -386,21 +459,64 @@ def test_missing_container(module_harness, recorded):
 # ---------------------------------------------------------------------- images
 
 
-@pytest.mark.parametrize("after_case, expected", [
-    ("inspect-running", "fail"), ("inspect-checkpointed", "unchanged")])
-def test_existing_image(module_harness, recorded, after_case, expected):
+def existing_image(fake, recorded, container):
+    """Respond to inspect of ``container`` and report the recorded checkpoint image as existing."""
+    image = recorded.args("image-inspect-checkpoint")[-1]
+    fake.on(["container", "inspect", container["Name"]], (0, dump([container]), ""))
+    fake.on(["image", "exists", image], (0, "", ""))
+    fake.replay(recorded, "image-inspect-checkpoint")
+    return image
+
+
+def image_message(image, owner):
+    return ('Image "%s" already exists and holds a checkpoint of container "%s". Set force=true '
+            'to replace it, or choose another create_image name.' % (image, owner))
+
+
+@pytest.mark.parametrize("check_mode", [False, True], ids=["run", "check"])
+def test_image_of_this_checkpoint_is_no_change(module_harness, recorded, check_mode):
     fake = module_harness.fake
-    fake.on(["container", "inspect", recorded.name("a")], recorded.result(after_case))
-    fake.on(["image", "exists", "localhost/ck:1"], (0, "", ""))
-    kind, result = module_harness.run(main, {"name": recorded.name("a"),
-                                             "create_image": "localhost/ck:1"})
-    if expected == "fail":
-        assert kind == "fail"
-        assert result["msg"].startswith('Image "localhost/ck:1" already exists. Set force=true')
-    else:
-        assert kind == "exit"
-        assert result["changed"] is False
+    image = existing_image(fake, recorded, recorded.container("inspect-checkpointed"))
+    kind, result = module_harness.run(main, {"name": recorded.name("a"), "create_image": image},
+                                      check_mode=check_mode)
+    assert kind == "exit", result
+    assert result["changed"] is False
+    assert ["podman", "image", "inspect", image] in fake.calls
     assert fake.changing_calls() == []
+
+
+@pytest.mark.parametrize("check_mode", [False, True], ids=["run", "check"])
+def test_image_of_running_container_fails(module_harness, recorded, check_mode):
+    # The image contains an older checkpoint of the container, which is running again.
+    fake = module_harness.fake
+    image = existing_image(fake, recorded, recorded.container("inspect-running"))
+    kind, result = module_harness.run(main, {"name": recorded.name("a"), "create_image": image},
+                                      check_mode=check_mode)
+    assert kind == "fail"
+    assert result["msg"] == image_message(image, recorded.name("a"))
+    assert result["image"] == image
+    assert fake.changing_calls() == []
+
+
+@pytest.mark.parametrize("case", ["inspect-checkpointed", "inspect-running"])
+def test_image_of_other_container_fails(module_harness, recorded, case):
+    fake = module_harness.fake
+    container = with_changes(recorded.container(case), Name=recorded.name("b"))
+    image = existing_image(fake, recorded, container)
+    kind, result = module_harness.run(main, {"name": recorded.name("b"), "create_image": image})
+    assert kind == "fail"
+    assert result["msg"] == image_message(image, recorded.name("a"))
+    assert fake.changing_calls() == []
+
+
+def test_existing_plain_image_needs_force(module_harness, recorded):
+    fake = module_harness.fake
+    image = recorded.args("image-inspect-plain")[-1]
+    fake.on(["container", "inspect", recorded.name("a")], recorded.result("inspect-running"))
+    fake.replay(recorded, "image-exists").replay(recorded, "image-inspect-plain")
+    kind, result = module_harness.run(main, {"name": recorded.name("a"), "create_image": image})
+    assert kind == "fail"
+    assert "Set force=true to replace it" in result["msg"]
 
 
 def test_existing_image_replaced_with_force(module_harness, recorded):
@@ -460,15 +576,53 @@ def test_criu_check_failing(module_harness, recorded):
     assert fake.changing_calls() == []
 
 
+@pytest.mark.parametrize("check_mode", [False, True], ids=["run", "check"])
 @pytest.mark.parametrize("option", ["pre_checkpoint", "with_previous"])
-def test_dirty_tracking_missing(module_harness, recorded, option):
+def test_dirty_tracking_missing(module_harness, recorded, option, check_mode):
     fake = module_harness.fake
     running_container(fake, recorded)
     fake.criu_ok(recorded).replay(recorded, "criu-check-dirty-track")
-    kind, result = module_harness.run(main, {"name": recorded.name("a"), option: True})
+    kind, result = module_harness.run(main, {"name": recorded.name("a"), option: True},
+                                      check_mode=check_mode)
     assert kind == "fail"
     assert result["msg"].startswith("Option %s needs memory dirty tracking" % option)
     assert fake.changing_calls() == []
+
+
+@pytest.mark.parametrize("options, probes", [
+    ({}, [[CRIU, "check"]]),
+    ({"pre_checkpoint": True}, [[CRIU, "check"], DIRTY_TRACK]),
+    ({"with_previous": True}, [[CRIU, "check"], DIRTY_TRACK]),
+], ids=["plain", "pre-checkpoint", "with-previous"])
+def test_check_mode_probes_criu(module_harness, recorded, options, probes):
+    args, container = prepare(module_harness, recorded, options, "inspect-checkpointed")
+    kind, result = module_harness.run(main, args, check_mode=True)
+    assert kind == "exit", result
+    inspect = ["podman", "container", "inspect", container["Name"]]
+    assert module_harness.fake.calls == [inspect] + probes
+
+
+def test_criu_check_failing_in_check_mode(module_harness, recorded):
+    fake = module_harness.fake
+    running_container(fake, recorded)
+    fake.on_other([CRIU, "check"], (1, "", "Error (criu/crtools.c:260): Could not initialize "
+                                           "kernel features detection.\n"))
+    kind, result = module_harness.run(main, {"name": recorded.name("a")}, check_mode=True)
+    assert kind == "fail"
+    assert result["msg"].startswith('CRIU at %s fails "criu check" on this kernel' % CRIU)
+
+
+def test_criu_failure_names_criu_error(module_harness, recorded, tmp_path):
+    args, unused = prepare(module_harness, recorded, {"with_previous": True},
+                           "inspect-running")
+    log = tmp_path / "dump.log"
+    log.write_text(recorded.result("criu-dump-log-tail")[1])
+    module_harness.fake.on(lambda argv: argv[1:3] == CHECKPOINT,
+                           substitute_log(recorded.result("checkpoint-with-previous"), log))
+    kind, result = module_harness.run(main, args)
+    assert kind == "fail"
+    # The recorded dump log ends with CRIU's only error line.
+    assert result["msg"].endswith(") CRIU reported: %s" % log.read_text().splitlines()[-1])
 
 
 # ---------------------------------------------------------------------- bad input
@@ -488,14 +642,16 @@ def test_dirty_tracking_missing(module_harness, recorded, option):
     ({"export": "ck.tar"}, 'export "ck.tar" is a relative path; give an absolute path.'),
     ({"export": "MISSING"}, "for the export archive does not exist; create it first."),
     ({"export": "FOLDER"}, "is a folder; give the path of the archive file to write."),
+    ({"export": "/proc/ck.tar"}, 'Folder "/proc" for the export archive is not writable; choose '
+                                 'a writable folder.'),
     ({"compress": "xz", "export": "EXPORT"}, "value of compress must be one of: none, gzip, zstd"),
     ({"pre_checkpoint": True, "with_previous": True},
      "parameters are mutually exclusive: pre_checkpoint|with_previous"),
     ({"name": None}, "missing required arguments: name"),
     ({"keep": "often"}, "keep"),
 ], ids=["compress", "ignore-rootfs", "ignore-volumes", "mode", "mode-letters", "mode-not-octal",
-        "mode-range", "relative", "missing-folder", "folder", "compress-choice", "exclusive",
-        "no-name", "bool"])
+        "mode-range", "relative", "missing-folder", "folder", "read-only", "compress-choice",
+        "exclusive", "no-name", "bool"])
 def test_bad_input_fails_before_any_command(module_harness, recorded, options, message):
     args = dict({"name": recorded.name("a")}, **options)
     if args.get("export") == "EXPORT":

@@ -27,15 +27,30 @@ def criu_found(monkeypatch):
                         else real_which(name, *args, **kwargs))
 
 
-def make_archive(path, container):
-    """Write an uncompressed checkpoint archive whose config.dump names ``container``."""
-    config = {"id": container["Id"], "name": container["Name"]}
+def make_archive(path, container, **config):
+    """Write an uncompressed checkpoint archive whose config.dump names ``container``.
+
+    ``config`` adds keys to config.dump, such as ``pod``.
+    """
+    config = dict({"id": container["Id"], "name": container["Name"]}, **config)
+    return write_archive(path, config)
+
+
+def write_archive(path, config):
+    """Write an uncompressed checkpoint archive with ``config`` as its config.dump."""
     with tarfile.open(str(path), "w") as archive:
         for name, data in (("config.dump", json.dumps(config).encode()), ("spec.dump", b"{}")):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     return str(path)
+
+
+def pod_of(recorded):
+    """Return the recorded pod's ``(name, ID)``; 4.3 prints it as an object, 5.4 as a list."""
+    document = recorded.json("pod-inspect")
+    pod = document[0] if isinstance(document, list) else document
+    return pod["Name"], pod["Id"]
 
 
 def missing_response(references):
@@ -53,10 +68,18 @@ def prepare_in_place(fake, recorded):
     return container
 
 
-def prepare_import(fake, recorded, tmp_path, name=None):
-    """An archive of the recorded container, imported as ``name``; returns (archive, names)."""
+def prepare_import(fake, recorded, tmp_path, name=None, pod=None):
+    """An archive of the recorded container, imported as ``name``; returns (archive, names).
+
+    With ``pod``, the archive's container was in a pod, and ``pod inspect POD``
+    returns the recorded pod.
+    """
     original = recorded.container("inspect-running")
-    archive = make_archive(tmp_path / "ck.tar", original)
+    extra = {}
+    if pod:
+        extra["pod"] = pod_of(recorded)[1]
+        fake.on(["pod", "inspect", pod], recorded.result("pod-inspect"))
+    archive = make_archive(tmp_path / "ck.tar", original, **extra)
     names = [name] if name else [original["Name"], original["Id"]]
     fake.on(["container", "inspect"] + names, missing_response(names))
     imported = recorded.container("inspect-imported")
@@ -132,11 +155,12 @@ IMPORT_OPTIONS = [
     ({"ignore_volumes": True}, ["--ignore-volumes"]),
     ({"publish_ports": ["8081:8080", "9000:9000/udp"]},
      ["--publish", "8081:8080", "--publish", "9000:9000/udp"]),
-    ({"pod": "web"}, ["--pod", "web"]),
+    ({"pod": "web"}, ["--pod", "POD_ID"]),
     ({"import_previous": "/b/pre.tar"}, ["--import-previous", "/b/pre.tar"]),
+    ({"tcp_established": True}, ["--tcp-established"]),
     ({"keep": True, "ignore_static_ip": True, "ignore_rootfs": True, "pod": "web",
       "publish_ports": ["1:2"], "name": "NEW"},
-     ["--keep", "--ignore-rootfs", "--ignore-static-ip", "--pod", "web", "--publish", "1:2",
+     ["--keep", "--ignore-rootfs", "--ignore-static-ip", "--pod", "POD_ID", "--publish", "1:2",
       "--name", "NEW"]),
 ]
 
@@ -144,7 +168,7 @@ IMPORT_OPTIONS = [
 def expected_import_argv(flags, archive):
     """Podman's order: boolean flags, --import, the other values, --publish, --name."""
     booleans = [flag for flag in flags if flag in (
-        "--keep", "--ignore-rootfs", "--ignore-volumes", "--ignore-static-ip")]
+        "--keep", "--tcp-established", "--ignore-rootfs", "--ignore-volumes", "--ignore-static-ip")]
     rest = [part for part in flags if part not in booleans]
     return ["podman", "container", "restore", "--print-stats"] + booleans + [
         "--import", archive] + rest
@@ -157,19 +181,107 @@ def test_restore_from_archive(module_harness, recorded, tmp_path, options, flags
     new_name = recorded.name("copy") if options.get("name") == "NEW" else None
     options = dict(options, name=new_name) if new_name else options
     flags = [new_name if part == "NEW" else part for part in flags]
-    archive, names = prepare_import(fake, recorded, tmp_path, new_name)
+    flags = [pod_of(recorded)[1] if part == "POD_ID" else part for part in flags]
+    archive, names = prepare_import(fake, recorded, tmp_path, new_name, options.get("pod"))
 
     kind, result = module_harness.run(main, dict(options, archive=archive))
 
     assert kind == "exit", result
     assert result["changed"] is True
-    assert fake.calls == [
+    pod_inspect = [["podman", "pod", "inspect", "web"]] if options.get("pod") else []
+    assert fake.calls == pod_inspect + [
         ["podman", "container", "inspect"] + names,
         [CRIU, "check"],
         expected_import_argv(flags, archive),
         ["podman", "container", "inspect", recorded.container("inspect-imported")["Id"]],
     ]
     assert result["stats"] == parse_restore_stats(recorded.json("restore-import-print-stats"))[1]
+
+
+def test_restore_into_pod_recorded(module_harness, recorded, tmp_path):
+    # The real config.dump of a container in a pod, and the real restore into that pod by ID.
+    fake = module_harness.fake
+    args = recorded.args("restore-import-pod")
+    recorded_archive = args[args.index("--import") + 1]
+    name = args[args.index("--name") + 1]
+    pod_name, pod_id = pod_of(recorded)
+    archive = write_archive(tmp_path / "inpod.tar", recorded.json("config-dump-pod"))
+    fake.replay(recorded, "pod-inspect")
+    fake.on(["container", "inspect", name], missing_response([name]))
+    fake.criu_ok(recorded)
+    fake.on([archive if part == recorded_archive else part for part in args],
+            recorded.result("restore-import-pod"))
+    restored = recorded.container("inspect-imported-pod")
+    fake.on(["container", "inspect", restored["Id"]], recorded.result("inspect-imported-pod"))
+
+    kind, result = module_harness.run(main, {"archive": archive, "name": name, "pod": pod_name})
+
+    assert kind == "exit", result
+    assert fake.calls_starting(*RESTORE) == [
+        ["podman", "container", "restore", "--print-stats", "--import", archive, "--pod", pod_id,
+         "--name", name]]
+    assert result["container"]["Pod"] == pod_id
+
+
+@pytest.mark.parametrize("check_mode", [False, True], ids=["run", "check"])
+def test_missing_pod_fails(module_harness, recorded, tmp_path, check_mode):
+    fake = module_harness.fake
+    pod = recorded.args("pod-inspect-missing")[-1]
+    archive = make_archive(tmp_path / "ck.tar", recorded.container("inspect-running"),
+                           pod=pod_of(recorded)[1])
+    fake.replay(recorded, "pod-inspect-missing")
+    kind, result = module_harness.run(main, {"archive": archive, "pod": pod},
+                                      check_mode=check_mode)
+    assert kind == "fail"
+    assert result["msg"] == ('Pod "%s" not found; create it first, or check the name with '
+                             '"podman pod ps".' % pod)
+    assert result["pod"] == pod
+    assert fake.calls == [["podman", "pod", "inspect", pod]]
+
+
+def test_pod_of_image_restore(module_harness, recorded):
+    fake = module_harness.fake
+    image = prepare_image(fake, recorded)
+    pod_name, pod_id = pod_of(recorded)
+    fake.replay(recorded, "pod-inspect")
+    kind, result = module_harness.run(main, {"image": image, "pod": pod_name})
+    assert kind == "exit", result
+    assert fake.calls_starting(*RESTORE) == [
+        ["podman", "container", "restore", "--print-stats", "--pod", pod_id, image]]
+
+
+def test_archive_of_pod_needs_pod(module_harness, recorded, tmp_path):
+    # The recorded config.dump of a container that ran in a pod.
+    archive = write_archive(tmp_path / "inpod.tar", recorded.json("config-dump-pod"))
+    kind, result = module_harness.run(main, {"archive": archive})
+    assert kind == "fail"
+    assert result["msg"] == ('Archive "%s" holds a container of a pod; set pod to the existing '
+                             'pod to restore it into.' % archive)
+    assert result["path"] == archive
+    assert module_harness.fake.calls == []
+
+
+def test_archive_without_pod_rejects_pod(module_harness, recorded, tmp_path):
+    archive = make_archive(tmp_path / "ck.tar", recorded.container("inspect-running"))
+    kind, result = module_harness.run(main, {"archive": archive, "pod": "web"})
+    assert kind == "fail"
+    assert result["msg"] == ('Archive "%s" holds a container that was in no pod, so it cannot be '
+                             'restored into pod "web"; remove pod.' % archive)
+    assert result["path"] == archive
+    assert module_harness.fake.calls == []
+
+
+def test_tcp_established_original_name(module_harness, recorded, tmp_path):
+    # Podman 4.3 and 5.4 reject --tcp-established with any --name, the original one included.
+    fake = module_harness.fake
+    original = recorded.container("inspect-running")
+    archive, names = prepare_import(fake, recorded, tmp_path, original["Name"])
+    kind, result = module_harness.run(main, {"archive": archive, "name": original["Name"],
+                                             "tcp_established": True})
+    assert kind == "exit", result
+    assert fake.calls_starting(*RESTORE) == [
+        ["podman", "container", "restore", "--print-stats", "--tcp-established", "--import",
+         archive]]
 
 
 @pytest.mark.parametrize("name", [None, "NEW"])
@@ -184,8 +296,7 @@ def test_restore_from_image(module_harness, recorded, name):
     expected = ["podman", "container", "restore", "--print-stats"]
     expected += (["--name", name] if name else []) + [image]
     assert restore == [expected]
-    if not name:
-        assert ["podman", "image", "inspect", image] in fake.calls
+    assert ["podman", "image", "inspect", image] in fake.calls
 
 
 # ---------------------------------------------------------------------- check mode
@@ -387,10 +498,16 @@ def test_criu_not_installed(module_harness, recorded, monkeypatch):
     assert fake.changing_calls() == []
 
 
+TCP_NEW_NAME = ("Option tcp_established cannot restore a checkpoint under a new name: podman keeps "
+                "TCP connections only for the original container. Remove name or tcp_established.")
+
+
 @pytest.mark.parametrize("args, message", [
     ({}, "Set name to the checkpointed container to restore in place, or set archive or image."),
     ({"name": "x", "publish_ports": ["80:80"]},
-     "Option publish_ports=['80:80'] needs archive or image; set it or remove publish_ports."),
+     "Option publish_ports=80:80 needs archive or image; set it or remove publish_ports."),
+    ({"name": "x", "publish_ports": ["80:80", "443:443"]},
+     "Option publish_ports=80:80,443:443 needs archive or image; set it or remove publish_ports."),
     ({"name": "x", "pod": "web"}, "Option pod=web needs archive or image"),
     ({"name": "x", "ignore_rootfs": True}, "Option ignore_rootfs=True needs archive or image"),
     ({"name": "x", "ignore_volumes": True}, "Option ignore_volumes=True needs archive or image"),
@@ -404,9 +521,9 @@ def test_criu_not_installed(module_harness, recorded, monkeypatch):
                           "zstd data."),
     ({"name": "x", "publish_ports": "80:80,81:81", "tcp_close": "no", "bogus": 1},
      "Unsupported parameters"),
-], ids=["nothing", "publish", "pod", "ignore-rootfs", "ignore-volumes", "import-previous",
-        "import-previous-image", "exclusive", "archive-missing", "archive-folder", "archive-text",
-        "unknown"])
+], ids=["nothing", "publish", "publish-two", "pod", "ignore-rootfs", "ignore-volumes",
+        "import-previous", "import-previous-image", "exclusive", "archive-missing",
+        "archive-folder", "archive-text", "unknown"])
 def test_bad_input_fails_before_any_command(module_harness, tmp_path, args, message):
     if args.get("archive") == "MISSING":
         args = dict(args, archive=str(tmp_path / "missing.tar"))
@@ -421,12 +538,26 @@ def test_bad_input_fails_before_any_command(module_harness, tmp_path, args, mess
     assert module_harness.fake.calls == []
 
 
-def test_image_that_is_not_a_checkpoint(module_harness, recorded):
+@pytest.mark.parametrize("name", [None, "NEW"])
+def test_image_that_is_not_a_checkpoint(module_harness, recorded, name):
     fake = module_harness.fake
     image = recorded.args("image-inspect-plain")[-1]
     fake.replay(recorded, "image-exists").replay(recorded, "image-inspect-plain")
-    kind, result = module_harness.run(main, {"image": image})
+    args = {"image": image, "name": recorded.name("copy") if name else None}
+    kind, result = module_harness.run(main, args)
     assert kind == "fail"
-    assert 'is not a checkpoint image (it has no io.podman.annotations.checkpoint.name' \
-           in result["msg"]
+    assert result["msg"] == ('Image "%s" is not a checkpoint image (it has no '
+                             'io.podman.annotations.checkpoint.name annotation); create one with '
+                             'container_checkpoint create_image.' % image)
+    assert result["image"] == image
+    assert fake.changing_calls() == []
+
+
+def test_tcp_established_new_name_rejected(module_harness, recorded, tmp_path):
+    fake = module_harness.fake
+    archive, unused_names = prepare_import(fake, recorded, tmp_path, "NEW")
+    kind, result = module_harness.run(main, {"archive": archive, "name": "NEW",
+                                             "tcp_established": True})
+    assert kind == "fail"
+    assert result["msg"] == TCP_NEW_NAME
     assert fake.changing_calls() == []
