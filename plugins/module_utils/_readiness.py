@@ -6,7 +6,7 @@
 
 """Tell whether a host can checkpoint and restore Podman containers.
 
-``gather_readiness`` asks podman for its version and OCI runtime, finds the
+``gather_readiness`` reads the podman version and OCI runtime, finds the
 criu that the runtime will run, runs ``criu check`` and three feature checks,
 and returns one dictionary: the versions found, what works, and a list of
 problems, each with what to do about it. Nothing on the host is changed.
@@ -22,16 +22,24 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
+
+from ansible_collections.statecraft.podman.plugins.module_utils._transport import (
+    module_runner,
+    podman_environment,
+)
 
 MINIMUM_PODMAN = (4, 0, 0)
 
-# The CRIU feature names that ``criu check --feature NAME`` knows (CRIU 3.x
-# and 4.x). TCP_REPAIR itself is part of the plain ``criu check``.
+# Each feature and the ``criu check --feature`` name that tests its kernel
+# support (names as in CRIU 4.1.1). The plain ``criu check`` already tests
+# that TCP repair mode can be turned on.
 FEATURE_CHECKS = (
     ("mem_dirty_track", "mem_dirty_track"),
     ("tcp_repair", "tcp_half_closed"),
@@ -50,11 +58,14 @@ FEATURE_USES = {
 _HARMLESS_CRIU_ERRORS = ("Can't setup RLIMIT_NOFILE",)
 
 _VERSION_PATTERN = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+# The "Error (criu/file.c:123): " in front of CRIU's messages.
+_CRIU_PREFIX = re.compile(r"^(?:Error|Warn)\s*\([^)]*\):\s*")
 
 # A process for CRIU to dump: it holds either a listening TCP socket on the
-# loopback address or an exclusive lock on a file, says "ready" on stdout,
-# points stdout at /dev/null (so no pipe to this process is left to dump),
-# and waits to be killed.
+# loopback address or an exclusive lock on a file, points stdout at
+# /dev/null, says "ready" on (and closes) its copy of the old stdout, and
+# waits to be killed. The reader waits for the end of that pipe, so no pipe
+# to this process is left when CRIU dumps it.
 HOLDER_SOURCE = r"""
 import fcntl, os, socket, sys, time
 if sys.argv[1] == "tcp":
@@ -64,10 +75,13 @@ if sys.argv[1] == "tcp":
 else:
     held = open(sys.argv[2], "w")
     fcntl.flock(held.fileno(), fcntl.LOCK_EX)
-os.write(1, b"ready\n")
+ready = os.dup(1)
 os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+os.write(ready, b"ready\n")
+os.close(ready)
 time.sleep(120)
 """
+HOLDER_START_SECONDS = 20
 
 
 def parse_version(text):
@@ -99,14 +113,26 @@ def last_line(*texts):
 
 
 def criu_error_lines(text):
-    """Return CRIU's ``Error``/``Warn`` lines of ``text``, without the harmless ones."""
+    """Return CRIU's ``Error`` and ``Warn`` messages in ``text``, without the harmless ones.
+
+    The ``Error (criu/file.c:123):`` prefix is left out.
+    """
     lines = []
     for line in (text or "").splitlines():
         line = line.strip()
-        if ("Error" in line or "Warn" in line) and not any(
+        if line.startswith("("):
+            # A line of a log file: "(00.256278) Error (criu/...): ...".
+            line = line.split(")", 1)[-1].strip()
+        if _CRIU_PREFIX.match(line) and not any(
                 harmless in line for harmless in _HARMLESS_CRIU_ERRORS):
-            lines.append(line)
+            lines.append(_CRIU_PREFIX.sub("", line))
     return lines
+
+
+def first_error(stdout, stderr, rc):
+    """Return CRIU's first error message, else the last line of output, else the exit code."""
+    errors = criu_error_lines(stdout + "\n" + stderr)
+    return errors[0] if errors else (last_line(stderr, stdout) or "rc=%d" % rc)
 
 
 def default_which(name, path):
@@ -203,7 +229,7 @@ def criu_facts(run, criu, kernel, euid):
     facts["check"] = rc == 0 and "Looks good" in facts["check_output"]
     if facts["check"]:
         return facts, []
-    reason = last_line("\n".join(criu_error_lines(stdout + "\n" + stderr)), stderr, stdout)
+    reason = first_error(stdout, stderr, rc)
     if euid != 0:
         fix = ("Checkpoint and restore need root: run as root (become: true), "
                "then check again.")
@@ -221,7 +247,7 @@ def criu_facts(run, criu, kernel, euid):
                "a CRIU release that supports kernel %s." % (criu, kernel))
     return facts, [problem(
         'CRIU %s at %s fails "criu check" on kernel %s: %s'
-        % (facts["version"] or "(unknown version)", criu, kernel, reason or "rc=%d" % rc),
+        % (facts["version"] or "(unknown version)", criu, kernel, reason),
         fix)]
 
 
@@ -239,8 +265,7 @@ def feature_facts(run, criu, criu_works, spawn_holder):
         rc, stdout, stderr = run([criu, "check", "--feature", criu_feature])
         supported = rc == 0 and "is supported" in stdout + stderr
         if not supported:
-            entry["detail"] = last_line("\n".join(criu_error_lines(stdout + "\n" + stderr)),
-                                        stderr, stdout) or "rc=%d" % rc
+            entry["detail"] = first_error(stdout, stderr, rc)
         elif name == "mem_dirty_track":
             entry["works"] = True
             entry["detail"] = "%s is supported" % criu_feature
@@ -295,11 +320,9 @@ def dump_probe(run, criu, kind, spawn_holder):
         if rc == 0:
             return True, "a process holding a %s was dumped" % (
                 "listening TCP socket" if kind == "tcp" else "file lock")
-        log = _read(os.path.join(workdir, "dump.log"))
-        errors = criu_error_lines(log) or criu_error_lines(stderr)
         # The first error names the cause; the last only says that the dump failed.
-        return False, "criu dump failed: %s" % (errors[0] if errors else last_line(stderr, stdout)
-                                                or "rc=%d" % rc)
+        log = _read(os.path.join(workdir, "dump.log"))
+        return False, "criu dump failed: %s" % first_error(log + "\n" + stdout, stderr, rc)
     finally:
         if holder is not None:
             holder.stop()
@@ -327,10 +350,19 @@ def spawn_holder(kind, lock_path, python=None):
         [python or sys.executable, "-c", HOLDER_SOURCE, kind, lock_path],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         close_fds=True, start_new_session=True)
-    ready = process.stdout.readline()
-    process.stdout.close()
     holder = Holder(process)
-    if ready.strip() != b"ready":
+    output = b""
+    deadline = time.time() + HOLDER_START_SECONDS
+    while time.time() < deadline:
+        readable = select.select([process.stdout], [], [], max(0, deadline - time.time()))[0]
+        if not readable:
+            break
+        chunk = os.read(process.stdout.fileno(), 64)
+        if not chunk:
+            break  # the end of the pipe: the helper closed it, or died
+        output += chunk
+    process.stdout.close()
+    if output.strip() != b"ready":
         holder.stop()
         return None
     return holder
@@ -406,3 +438,38 @@ def _read(path):
             return handle.read()
     except (IOError, OSError):
         return ""
+
+
+# ---------------------------------------------------------------- the module side
+
+# container_info options that host=true rejects: those that select containers
+# (it selects none), and socket, because it checks the podman program.
+REJECTED_WITH_HOST = ("name", "filters", "limit", "size", "sync", "external", "socket")
+
+
+def exit_with_readiness(module, **options):
+    """Exit ``module`` (container_info with ``host=true``) with the host's readiness.
+
+    The container results stay empty: ``host=true`` selects no containers,
+    and options that select containers are rejected. Podman or CRIU missing is a problem in
+    the result, never a module failure. ``options`` go to ``gather_readiness``.
+    """
+    given = [option for option in REJECTED_WITH_HOST
+             if module.params.get(option) not in (None, False, [], {}, "")]
+    if given:
+        module.fail_json(
+            msg="host=true checks this host's podman program and CRIU and returns no containers, "
+                "so it cannot be combined with %s. Run the module once with host=true and once "
+                "without." % ", ".join(given))
+    commands = []
+    runner = module_runner(module)
+
+    def run(argv):
+        commands.append(list(argv))
+        rc, stdout, stderr = runner(argv)
+        return rc, stdout or "", stderr or ""
+
+    readiness = gather_readiness(run, executable=module.params["executable"],
+                                 path=podman_environment()["PATH"], **options)
+    module.exit_json(changed=False, host=readiness, containers=[], missing=[], mounted={},
+                     commands=commands)

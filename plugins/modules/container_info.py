@@ -14,6 +14,8 @@ description:
     no container, and the mount points of mounted ones.
   - It runs at most three podman commands whatever the number of containers, so it stays fast on hosts
     with hundreds of containers.
+  - With O(host=true) it reports instead whether the host can checkpoint and restore containers, in RV(host),
+    without installing or changing anything.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
@@ -69,6 +71,19 @@ options:
       - Podman cannot inspect them, so their entry is the C(podman ps) data with C(IsExternal=true).
     type: bool
     default: false
+  host:
+    description:
+      - Report the host's readiness for checkpoint and restore in RV(host) instead of containers.
+      - The module runs C(podman version), C(podman info), C(criu --version), C(criu check) and three
+        C(criu check --feature) checks, and dumps two short-lived helper processes with C(criu dump --leave-running)
+        to see whether CRIU can dump a TCP socket and a file lock here. It installs and changes nothing.
+      - A missing podman or CRIU is reported in RV(host.problems), not as a failure, so one ad-hoc command
+        tells a whole fleet's readiness.
+      - RV(containers), RV(missing) and RV(mounted) are then empty, and O(name), O(filters), O(limit),
+        O(size), O(sync), O(external) and O(socket) cannot be given. O(executable) names the podman program
+        to check.
+    type: bool
+    default: false
 author:
   - statecraft.podman maintainers (@statecraft)
 """
@@ -98,6 +113,16 @@ EXAMPLES = r"""
       status: running
       label: app=web
   register: running
+
+- name: Tell whether this host can checkpoint and restore containers
+  statecraft.podman.container_info:
+    host: true
+  register: readiness
+
+- name: Show what to fix
+  ansible.builtin.debug:
+    msg: "{{ item.problem }} Fix: {{ item.fix }}"
+  loop: "{{ readiness.host.problems }}"
 """
 
 RETURN = r"""
@@ -132,6 +157,62 @@ commands:
   type: list
   elements: list
   sample: [[podman, ps, --format, json, --no-trunc, --all], [podman, container, inspect, 91395b236aac]]
+host:
+  description:
+    - Whether this host can checkpoint and restore containers, what works and what to fix.
+  returned: when O(host=true)
+  type: dict
+  contains:
+    ready:
+      description:
+        - True when podman 4.0 or newer works, its OCI runtime can checkpoint and C(criu check) passes,
+          that is when no problem has severity V(error).
+      type: bool
+      sample: true
+    kernel:
+      description: The kernel release.
+      type: str
+      sample: 6.18.44
+    podman:
+      description: The podman program found, its version and API version; values are null when not found.
+      type: dict
+      sample: {path: /usr/bin/podman, version: 4.3.1, api_version: 4.3.1}
+    runtime:
+      description:
+        - Podman's default OCI runtime from C(podman info), and whether it can checkpoint
+          (runc, or crun built with CRIU).
+      type: dict
+      sample: {name: runc, path: /usr/bin/runc, version: 1.1.5, can_checkpoint: true}
+    criu:
+      description:
+        - The criu that the OCI runtime runs (the first in C(PATH), with C(/usr/local/sbin) first),
+          its version, whether C(criu check) passes, and what C(criu check) printed.
+      type: dict
+      sample: {path: /usr/local/sbin/criu, version: 4.1.1, check: true, check_output: Looks good.}
+    features:
+      description:
+        - Optional features, each with C(works), the C(criu check --feature) name checked (C(criu_feature)),
+          what needs it (C(used_for)) and C(detail).
+        - V(mem_dirty_track) is memory dirty tracking, needed for pre-copy (O(statecraft.podman.container_checkpoint#module:pre_checkpoint)).
+        - V(tcp_repair) works when C(criu check --feature tcp_half_closed) passes and CRIU can dump a process
+          with a listening TCP socket.
+        - V(file_locks) works when C(criu check --feature fdinfo_lock) passes and CRIU can dump a process that
+          holds a file lock with C(--file-locks).
+      type: dict
+      sample:
+        mem_dirty_track: {works: false, criu_feature: mem_dirty_track, detail: Dirty tracking is OFF. Memory snapshot will not work.}
+        tcp_repair: {works: true, criu_feature: tcp_half_closed, detail: a process holding a listening TCP socket was dumped}
+        file_locks: {works: true, criu_feature: fdinfo_lock, detail: a process holding a file lock was dumped}
+    problems:
+      description:
+        - What stands in the way, each with C(problem), C(fix) (what to do) and C(severity).
+        - Severity V(error) means no checkpoint or restore can work; V(warning) means an optional feature does not.
+      type: list
+      elements: dict
+      sample:
+        - problem: "No memory dirty tracking (Dirty tracking is OFF. Memory snapshot will not work.), so pre-copy checkpoints cannot work."
+          fix: Take full checkpoints without pre_checkpoint or with_previous.
+          severity: warning
 """
 
 from ansible_collections.statecraft.podman.plugins.module_utils._info import gather_containers
@@ -139,6 +220,7 @@ from ansible_collections.statecraft.podman.plugins.module_utils._module import (
     create_module,
     run_module,
 )
+from ansible_collections.statecraft.podman.plugins.module_utils._readiness import exit_with_readiness
 
 
 def main():
@@ -150,8 +232,11 @@ def main():
         "size": {"type": "bool", "default": False},
         "sync": {"type": "bool", "default": False},
         "external": {"type": "bool", "default": False},
+        "host": {"type": "bool", "default": False},
     }
     module = create_module(argument_spec, supports_check_mode=True)
+    if module.params["host"]:
+        exit_with_readiness(module)
 
     def work(runtime):
         result = gather_containers(runtime, module.params)
