@@ -138,8 +138,8 @@ def test_no_containers_at_all(runtime, fake_podman, recorded):
     assert len(fake_podman.calls) == 2
 
 
-def test_container_removed_between_listing_and_inspect_is_left_out(runtime, fake_podman,
-                                                                    recorded):
+def test_container_removed_between_listing_and_inspect_is_left_out(
+        runtime, fake_podman, recorded):
     listed = recorded.json("ps-all")
     vanished = dict(listed[0], Id="f" * 64, Names=[recorded.name("vanished")])
     ids = [vanished["Id"]] + [entry["Id"] for entry in listed]

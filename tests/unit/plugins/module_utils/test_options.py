@@ -39,8 +39,8 @@ def test_require_with_message(option, value, shown):
     assert raised.value.details == {"option": option}
 
 
-@pytest.mark.parametrize("value", [None, False, [], ""], ids=["none", "false", "empty-list",
-                                                               "empty-text"])
+@pytest.mark.parametrize("value", [None, False, [], ""],
+                         ids=["none", "false", "empty-list", "empty-text"])
 def test_require_with_ignores_unset(value):
     require({"publish_ports": value, "pod": value, "ignore_rootfs": value})
 

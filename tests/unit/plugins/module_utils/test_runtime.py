@@ -395,7 +395,7 @@ def test_pod_id_from_name(runtime, fake_podman, recorded):
 
 def test_pod_inspect_shape_differs(recorded):
     expected = {"4.3": dict, "5.4": list}[recorded.version]
-    assert type(recorded.json("pod-inspect")) is expected
+    assert isinstance(recorded.json("pod-inspect"), expected)
 
 
 def test_pod_id_of_missing_pod_raises(runtime, fake_podman, recorded):
@@ -416,7 +416,7 @@ def test_pod_id_other_errors(runtime, fake_podman, response, message):
     fake_podman.on(["pod", "inspect", "web"], response)
     with pytest.raises(CommandError) as raised:
         runtime.pod_id("web")
-    assert type(raised.value) is CommandError
+    assert raised.type is CommandError
     assert raised.value.msg.startswith(message)
 
 
@@ -661,7 +661,7 @@ def test_criu_failure_carries_the_log_tail(runtime, fake_podman, recorded, tmp_p
     operation = runtime.checkpoint if action == "checkpoint" else runtime.restore
     with pytest.raises(CommandError) as raised:
         operation(recorded.name("a"), {})
-    assert type(raised.value) is CommandError
+    assert raised.type is CommandError
     assert raised.value.details["criu_log_path"] == str(log)
     assert raised.value.details["criu_log"] == log.read_text().splitlines()
     assert "Restoring FAILED." in raised.value.details["criu_log"][-2]
@@ -783,7 +783,7 @@ def test_other_checkpoint_failures_are_command_errors(runtime, fake_podman, reco
     fake_podman.on(lambda argv: True, recorded.result(case))
     with pytest.raises(CommandError) as raised:
         runtime.checkpoint(recorded.name("a"), {})
-    assert type(raised.value) is CommandError
+    assert raised.type is CommandError
     assert raised.value.msg.startswith("Failed to checkpoint container %s: Error: "
                                        % recorded.name("a"))
     assert "(rc=125, command: " in raised.value.msg

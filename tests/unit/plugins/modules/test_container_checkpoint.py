@@ -159,7 +159,8 @@ def test_check_mode_changes_nothing_and_predicts_changed(module_harness, recorde
             assert "archive" not in result
             if args.get("export"):
                 assert os.listdir(os.path.dirname(args["export"])) == []
-    assert results[True]["changed"] == results[False]["changed"] is True
+    assert results[True]["changed"] is True
+    assert results[False]["changed"] is True
     assert results[True]["diff"]["before"] == results[False]["diff"]["before"]
     predicted, real = results[True]["diff"]["after"], results[False]["diff"]["after"]
     assert (predicted["status"], predicted["checkpointed"]) == (real["status"], real["checkpointed"])

@@ -52,8 +52,8 @@ def test_no_names_lists_every_container(module_harness, recorded):
                              "--filter", "status=running", "--filter", "status=created",
                              "--last", "5"]
     assert len(fake.calls) == 3
-    assert sorted(c["Name"] for c in result["containers"]) == [recorded.name("a"),
-                                                                recorded.name("b")]
+    expected = [recorded.name("a"), recorded.name("b")]
+    assert sorted(c["Name"] for c in result["containers"]) == expected
 
 
 @pytest.mark.parametrize("check_mode", [False, True], ids=["run", "check"])
