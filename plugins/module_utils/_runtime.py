@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 
 from ansible_collections.statecraft.podman.plugins.module_utils import _criu
 from ansible_collections.statecraft.podman.plugins.module_utils._errors import (
@@ -76,7 +77,8 @@ OPTION_MINIMUM_VERSIONS = {
 }
 
 HARMLESS_CRIU_ERROR = "rlimit: Can't setup RLIMIT_NOFILE"
-LISTING_ATTEMPTS = 3
+LISTING_ATTEMPTS = 5
+LISTING_RETRY_SECONDS = 0.1
 REMOVAL_RACE_ERRORS = ("container not known", "no such container", "does not exist in database")
 CHECKPOINT_NAME_ANNOTATION = "io.podman.annotations.checkpoint.name"
 CRIU_LOG_LINES = 40
@@ -117,6 +119,17 @@ def matches_reference(container, reference):
     if reference in names or reference == name:
         return True
     return len(reference) >= 3 and container_id.startswith(reference.lower())
+
+
+def find_missing(references, containers):
+    """Return the references that name none of ``containers``, in linear time for names and IDs."""
+    known = set()
+    for container in containers:
+        known.add((container.get("Name") or "").lstrip("/"))
+        known.add(container.get("Id") or container.get("ID") or "")
+        known.update(container.get("Names") or [])
+    return [ref for ref in references
+            if ref not in known and not any(matches_reference(c, ref) for c in containers)]
 
 
 class PodmanRuntime:
@@ -190,8 +203,7 @@ class PodmanRuntime:
             containers = parse_json_output(result.stdout) if result.stdout.strip() else []
         except ValueError:
             raise CommandError.from_result("inspect containers", result)
-        missing = [ref for ref in references
-                   if not any(matches_reference(c, ref) for c in containers)]
+        missing = find_missing(references, containers)
         if not result.ok and not missing:
             raise CommandError.from_result("inspect containers", result)
         self._report_warnings(result)
@@ -235,6 +247,7 @@ class PodmanRuntime:
             result = self.transport.run(["mount", "--format", "json"])
             if result.ok or not _is_removal_race(result) or attempt == LISTING_ATTEMPTS - 1:
                 break
+            time.sleep(LISTING_RETRY_SECONDS)
         if not result.ok:
             raise CommandError.from_result("list mounted containers", result)
         self._report_warnings(result)

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ansible_collections.statecraft.podman.plugins.module_utils._errors import (
@@ -322,14 +324,15 @@ def test_mounted_containers_retries_race(runtime, fake_podman, podman43, race):
 
 
 @pytest.mark.parametrize("race", RACE_CASES)
-def test_mounted_containers_gives_up_after_three(runtime, fake_podman, podman43, race):
+def test_mounted_containers_gives_up_after_five(runtime, fake_podman, podman43, race, monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
     fake_podman.on(["mount", "--format", "json"], podman43.result(race))
     with pytest.raises(CommandError) as raised:
         runtime.mounted_containers()
     assert raised.value.msg.startswith("Failed to list mounted containers: %s (rc=125, "
                                        % podman43.result(race)[2].strip())
-    assert LISTING_ATTEMPTS == 3
-    assert fake_podman.calls == [["podman", "mount", "--format", "json"]] * 3
+    assert LISTING_ATTEMPTS == 5
+    assert fake_podman.calls == [["podman", "mount", "--format", "json"]] * 5
 
 
 @pytest.mark.parametrize("response", [
