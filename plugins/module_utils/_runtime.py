@@ -99,16 +99,32 @@ def format_version(version):
 
 
 def container_summary(container, mount_point=None):
-    """Return the state fields that the modules diff: status, checkpoint flag, mount point."""
+    """Return the state fields that the modules diff: status, checkpoint flag, mount point.
+
+    Without ``mount_point``, the mount point comes from inspect's
+    ``GraphDriver.Data.MergedDir``, which Podman 4.3 and 5.4 report exactly
+    while the container's storage layer is mounted.
+    """
     if not container:
         return {"exists": False, "status": None, "checkpointed": False, "mount_point": None}
     state = container.get("State") or {}
+    if mount_point is None:
+        mount_point = ((container.get("GraphDriver") or {}).get("Data") or {}).get("MergedDir")
     return {
         "exists": True,
         "status": state.get("Status"),
         "checkpointed": bool(state.get("Checkpointed")),
         "mount_point": mount_point,
     }
+
+
+def predicted_mount_point(container):
+    """Return where ``podman mount`` would mount an overlay container, or None for other drivers."""
+    graph_driver = container.get("GraphDriver") or {}
+    upper = (graph_driver.get("Data") or {}).get("UpperDir")
+    if graph_driver.get("Name") != "overlay" or not upper:
+        return None
+    return os.path.join(os.path.dirname(upper), "merged")
 
 
 def matches_reference(container, reference):

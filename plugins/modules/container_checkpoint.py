@@ -85,6 +85,7 @@ options:
     description:
       - Name of a checkpoint image to create, which C(container_restore) can restore from with its O(ignore:image) option.
       - An existing image of that name is not replaced unless O(force) is set.
+      - Cannot be combined with O(export).
     type: str
   pre_checkpoint:
     description:
@@ -248,6 +249,11 @@ def validate(params):
     """Reject option combinations podman would fail on only after stopping the container."""
     require_with(params, ("compress", "ignore_rootfs", "ignore_volumes", "mode"), ("export",),
                  "export (an archive path)")
+    if params["export"] and params["create_image"]:
+        # Podman 4.3 and 5.4 write the archive and skip the image without a word.
+        raise InvalidRequestError(
+            "Options export and create_image cannot be combined: podman writes only the archive. "
+            "Checkpoint to an archive, or to an image, in separate tasks.")
     file_mode(params["mode"])
     if params["export"]:
         return archives.check_export_target(params["export"])

@@ -78,7 +78,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 mount_point:
-  description: Folder where the root filesystem is mounted, or null when it is not mounted.
+  description:
+    - Folder where the root filesystem is mounted, or null when it is not mounted.
+    - In check mode, where C(podman mount) would mount it; null for storage drivers other than overlay.
   returned: always
   type: str
   sample: /var/lib/containers/storage/overlay/c5e9/merged
@@ -111,6 +113,7 @@ from ansible_collections.statecraft.podman.plugins.module_utils._module import (
 )
 from ansible_collections.statecraft.podman.plugins.module_utils._runtime import (
     container_summary,
+    predicted_mount_point,
 )
 
 
@@ -119,7 +122,7 @@ def ensure_mounted(runtime, container, mount_point, check_mode):
     if mount_point:
         return False, mount_point
     if check_mode:
-        return True, None
+        return True, predicted_mount_point(container)
     return True, runtime.mount(container["Id"])
 
 
@@ -178,8 +181,9 @@ def main():
             after = runtime.get_container(container["Id"])
         result = {"changed": changed, "mount_point": mount_point, "container": after}
         if module._diff:
-            result["diff"] = diff_result(container_summary(container, before_point),
-                                         container_summary(after, mount_point))
+            result["diff"] = diff_result(
+                dict(container_summary(container), mount_point=before_point),
+                dict(container_summary(after), mount_point=mount_point))
         return result
 
     run_module(module, work)

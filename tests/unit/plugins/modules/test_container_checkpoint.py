@@ -650,9 +650,12 @@ def test_criu_failure_names_criu_error(module_harness, recorded, tmp_path):
      "parameters are mutually exclusive: pre_checkpoint|with_previous"),
     ({"name": None}, "missing required arguments: name"),
     ({"keep": "often"}, "keep"),
+    ({"export": "EXPORT", "create_image": "localhost/ck:1"},
+     "Options export and create_image cannot be combined: podman writes only the archive. "
+     "Checkpoint to an archive, or to an image, in separate tasks."),
 ], ids=["compress", "ignore-rootfs", "ignore-volumes", "mode", "mode-letters", "mode-not-octal",
         "mode-range", "relative", "missing-folder", "folder", "read-only", "compress-choice",
-        "exclusive", "no-name", "bool"])
+        "exclusive", "no-name", "bool", "export-and-image"])
 def test_bad_input_fails_before_any_command(module_harness, recorded, options, message):
     args = dict({"name": recorded.name("a")}, **options)
     if args.get("export") == "EXPORT":
