@@ -129,6 +129,7 @@ class UnixHttpClient:
         self.last_headers = {}
         self._connection = None
         self._wait = timeout
+        self._target = None
 
     # ------------------------------------------------------------------ requests
 
@@ -147,7 +148,7 @@ class UnixHttpClient:
                         content_type=None, timeout=CLIENT_TIMEOUT, on_block=None):
         """Send one request and write a successful (2xx) response body to ``dest_file``.
 
-        The body is written in blocks as it arrives, and ``on_block(data)`` sees
+        The body is written in blocks as it arrives, and ``on_block(data)`` gets
         each block first. Returns the ``ApiResponse``, whose ``body`` is the
         error body for a status outside 2xx (nothing is written then) and
         empty otherwise.
@@ -156,19 +157,22 @@ class UnixHttpClient:
         if not 200 <= response.status < 300:
             body = self._read_all(response, method, path)
             return ApiResponse(response.status, self.last_headers, body)
-        try:
-            while True:
+        while True:
+            try:
                 block = response.read(BLOCK_SIZE)
-                if not block:
-                    break
-                if on_block is not None:
-                    on_block(block)
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                raise self._transfer_error(exc, method, self._target)
+            if not block:
+                break
+            if on_block is not None:
+                on_block(block)
+            try:
                 dest_file.write(block)
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            if isinstance(exc, (socket.timeout, http.client.HTTPException, ConnectionError)):
-                raise self._transfer_error(exc, method, path)
-            raise
+            except OSError:
+                # The rest of the body is unread, so the connection cannot be reused.
+                self.close()
+                raise
         self._finish(response)
         return ApiResponse(response.status, self.last_headers, b"")
 
@@ -191,6 +195,7 @@ class UnixHttpClient:
             headers["Content-Length"] = "0"
         wait = self.timeout if timeout is CLIENT_TIMEOUT else timeout
         self._wait = wait
+        self._target = target
         # A GET is safe to send again when an idle keep-alive connection was
         # closed by the service; anything else is sent once.
         attempts = 2 if method == "GET" and self._connection is not None else 1
@@ -229,7 +234,7 @@ class UnixHttpClient:
             body = response.read()
         except (OSError, http.client.HTTPException) as exc:
             self.close()
-            raise self._transfer_error(exc, method, path)
+            raise self._transfer_error(exc, method, self._target)
         self._finish(response)
         return body
 

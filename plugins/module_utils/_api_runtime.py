@@ -17,11 +17,18 @@ the method hides it (measured with Podman 4.3.1 and 5.4.2):
   response body, and ``printStats`` is ignored with it. The archive is
   compressed here as it arrives, and CRIU's figures are read from the
   archive's ``stats-dump`` member.
+- ``ignoreVolumes`` is ignored with ``export=true``, so the ``volumes/``
+  members are left out of the stream here.
 - The API reports no ``podman_*_duration``; it is measured here around the request.
 - ``unmount`` of a container that is not mounted fails with HTTP 500
   ``layer is not mounted``, where ``podman umount`` exits 0.
 - An import needs ``Content-Type: application/x-tar`` (with a form type
   podman reads an empty archive), and the container name in its path is ignored.
+- ``publishPorts`` is read as one value with the ports separated by spaces.
+- The API restores with ``tcpEstablished`` and a new ``name``, a pair that
+  ``podman container restore`` rejects, so it is rejected here too.
+- A failed runc call names only the runc command line. CRIU's log, which
+  podman prints the path of, is found in runc's work path.
 - Unknown query parameters are ignored without an error, so options that an
   older service lacks are checked against its version before the request.
 
@@ -32,6 +39,7 @@ every local program run (``criu check``, ``zstd``) as its argument list.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import os
@@ -59,6 +67,7 @@ from ansible_collections.statecraft.podman.plugins.module_utils._errors import (
 )
 from ansible_collections.statecraft.podman.plugins.module_utils._runtime import (
     CHECKPOINT_NAME_ANNOTATION,
+    criu_error_lines,
     format_version,
     parse_version,
     read_log_tail,
@@ -101,8 +110,8 @@ RESTORE_PARAMETERS = (
 )
 # Options that need a newer service than MINIMUM_PODMAN: option -> (version, API parameter).
 # Checkpoint images came with Podman 4.1. tcp_close follows the podman program's minimum.
-# NOTE: tcpClose is the parameter name Podman's bindings use; no service here (4.3.1,
-# 5.4.2) has it, so a restore with tcp_close was never sent to a service that takes it.
+# NOTE: tcpClose is the name that Podman's bindings use. Podman 4.3.1 and 5.4.2 lack it,
+# so no restore with tcp_close has been tested against a service that has it.
 API_OPTION_MINIMUM_VERSIONS = {
     "tcp_close": ((5, 7, 0), "tcpClose"),
     "create_image": ((4, 1, 0), "createImage"),
@@ -131,19 +140,24 @@ ARCHIVE_MEMBERS_READ = ("stats-dump", "config.dump")
 ARCHIVE_MEMBER_MAX_SIZE = 1 << 20
 
 FORCE_UNMOUNT_MAX_TRIES = 64
+SHOWMOUNTED_TRIES = 3
+REMOVAL_RACE_ERRORS = (b"container not known", b"no such container", b"does not exist in database")
 LOG_FILE_PATTERN = re.compile(r"log file:\s*(\S+\.log)")
+# The error body of a failed runc or crun call: "`/usr/bin/runc checkpoint
+# --image-path DIR --work-path DIR ID` failed: exit status 1".
+RUNTIME_FAILURE_PATTERN = re.compile(r"`\S+ (checkpoint|restore) .*?--work-path (\S+) .*?` failed")
 
 
 class PodmanApiRuntime:
     """Podman operations for the modules, through a ``UnixHttpClient``.
 
-    ``run_command`` runs local programs (``criu check``, ``zstd``'s path check
-    is local too), as ``CliTransport`` expects it.
+    ``run_command`` runs local programs such as ``criu check``, with the
+    signature that ``CliTransport`` expects.
     """
 
     def __init__(self, client, run_command, warn=None):
         self.client = client
-        # Runs and records the local programs; the API requests join its list.
+        # Runs and records the local programs. The API requests join its list.
         self.transport = CliTransport(None, run_command)
         self._warn = warn or (lambda message: None)
         self._version = None
@@ -161,9 +175,9 @@ class PodmanApiRuntime:
     def version(self):
         """Return the service's Podman version as a tuple.
 
-        Every libpod response carries it in ``Libpod-Api-Version``, so no
-        request is needed once one was made; otherwise ``/_ping`` costs far
-        less than ``/version``, which runs conmon and the OCI runtime.
+        Every libpod response carries it in ``Libpod-Api-Version``, so after
+        the first request no other is needed. Before it, ``/_ping`` is sent,
+        because ``/version`` runs conmon and the OCI runtime and costs far more.
         """
         if self._version is None:
             header = self.client.last_headers.get("libpod-api-version")
@@ -187,8 +201,8 @@ class PodmanApiRuntime:
         current = self.version()
         if current < minimum:
             raise UnsupportedError(
-                "Option %s (API parameter %s) needs Podman >= %s, but the Podman API service at "
-                "%s is %s. Upgrade Podman there, or leave the option out."
+                "Option %s (API parameter %s) needs Podman >= %s, the Podman API service at %s "
+                "has %s. Upgrade Podman there, or leave the option out."
                 % (option, parameter, format_version(minimum), self.socket_path,
                    format_version(current)),
                 podman_version=format_version(current), socket=self.socket_path)
@@ -269,8 +283,18 @@ class PodmanApiRuntime:
         return [ps_entry(entry, now) for entry in entries]
 
     def mounted_containers(self):
-        """Return ``{container ID: mount point}`` for every mounted container, running ones included."""
-        return self._json_call("GET", "/containers/showmounted", "list mounted containers") or {}
+        """Return ``{container ID: mount point}`` for every mounted container, running ones included.
+
+        Podman 4.3 fails the listing with "no such container" when another
+        client removes a container meanwhile, so that error is tried again.
+        """
+        for attempt in range(SHOWMOUNTED_TRIES):
+            response = self._request("GET", "/containers/showmounted")
+            if (response.status == 500 and attempt + 1 < SHOWMOUNTED_TRIES
+                    and any(text in response.body for text in REMOVAL_RACE_ERRORS)):
+                continue
+            return self._decode(response, "GET", "list mounted containers") or {}
+        raise AssertionError("unreachable")
 
     def image_exists(self, reference):
         """Tell whether a local image exists in the service's store."""
@@ -292,9 +316,19 @@ class PodmanApiRuntime:
         if not name:
             raise InvalidRequestError(
                 'Image "%s" is not a checkpoint image (it has no %s annotation); create one with '
-                'container_checkpoint create_image, or set name.' % (reference, CHECKPOINT_NAME_ANNOTATION),
+                'container_checkpoint create_image.' % (reference, CHECKPOINT_NAME_ANNOTATION),
                 image=reference)
         return name
+
+    def pod_id(self, reference):
+        """Return the full ID of a pod given by name or ID; Podman 4.3 restores only by ID."""
+        response = self._request("GET", "/pods/%s/json" % _segment(reference))
+        if response.status == 404:
+            raise InvalidRequestError(
+                'Pod "%s" not found; create it first, or check the name with "podman pod ps".'
+                % reference, pod=reference)
+        pod = self._decode(response, "GET", "inspect pod %s" % reference) or {}
+        return pod.get("Id") or pod.get("ID")
 
     def storage_paths(self):
         """Return ``(run root, graph driver name)`` of the service's container store."""
@@ -375,10 +409,9 @@ class PodmanApiRuntime:
     def checkpoint(self, reference, options):
         """Checkpoint one container and return ``(container ID, stats)``.
 
-        With ``options["export"]``, the archive that the service streams is
-        compressed as ``options["compress"]`` asks (zstd by default, as
-        podman does) and written to that path, which the caller made a
-        partial file name.
+        With ``options["export"]`` (a partial file name that the caller
+        chose), the archive that the service streams is compressed with
+        ``options["compress"]``, zstd by default as in podman, and written there.
         """
         self.check_option_versions(options)
         query = _flag_query(CHECKPOINT_PARAMETERS, options)
@@ -411,6 +444,14 @@ class PodmanApiRuntime:
         or None with ``options["archive"]``, which is sent as the request body.
         """
         self.check_option_versions(options)
+        source = reference or options.get("archive")
+        if options.get("new_name") and options.get("tcp_established"):
+            # podman container restore rejects this pair before it sends a
+            # request, but the API restores without an error.
+            raise InvalidRequestError(
+                "Failed to restore %s: --tcp-established cannot be used with --name, as podman "
+                "container restore reports. Remove tcp_established or name." % source,
+                option="tcp_established")
         query = _flag_query(RESTORE_PARAMETERS, options)
         if options.get("pod"):
             query.append(("pod", options["pod"]))
@@ -422,7 +463,7 @@ class PodmanApiRuntime:
             query.append(("name", options["new_name"]))
         query.append(("printStats", True))
         archive = options.get("archive")
-        action = "restore %s" % (reference or archive)
+        action = "restore %s" % source
         started = time.monotonic()
         if archive:
             query.insert(0, ("import", True))
@@ -460,22 +501,33 @@ class PodmanApiRuntime:
         target = options["export"]
         capture = TarMemberCapture(ARCHIVE_MEMBERS_READ, ARCHIVE_MEMBER_MAX_SIZE)
         started = time.monotonic()
-        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, ARCHIVE_MODE)
+        descriptor = _create_archive_file(target)
+        write_error = None
         with os.fdopen(descriptor, "wb") as raw:
             writer = ArchiveWriter(raw, compression, compressor, self.transport.commands)
+            destination = writer
+            if options.get("ignore_volumes"):
+                destination = TarMemberFilter(writer, "volumes")
             try:
-                response = self._request("POST", path, query=query, timeout=None, dest_file=writer,
-                                         on_block=capture.feed, record_extra=["--output", target])
+                response = self._request("POST", path, query=query, timeout=None,
+                                         dest_file=destination, on_block=capture.feed,
+                                         record_extra=["--output", target])
+                if destination is not writer and 200 <= response.status < 300:
+                    destination.close()
+            except (OSError, ValueError) as exc:
+                # Connection faults arrive as ApiConnectionError, so this is a
+                # local write error or a tar stream cut inside a member.
+                write_error = exc
             finally:
                 writer.close()
         duration = elapsed_microseconds(started)
+        if write_error is not None or writer.error:
+            raise PodmanError(
+                "Failed to %s: the Podman API service at %s exported the checkpoint, but writing "
+                "it to %s failed: %s" % (action, self.socket_path, target, writer.error or write_error),
+                socket=self.socket_path, path=target)
         if not 200 <= response.status < 300:
             raise self._action_error(action, "POST", response)
-        if writer.error:
-            raise PodmanError(
-                "The Podman API service at %s exported the checkpoint, but compressing it into "
-                "%s failed: %s" % (self.socket_path, target, writer.error),
-                socket=self.socket_path, path=target)
         config = _json_or_empty(capture.members.get("config.dump"))
         stats = {
             "podman_checkpoint_duration": duration,
@@ -546,12 +598,38 @@ class PodmanApiRuntime:
             return ContainerStateError(error.msg, **error.details)
         if "already in use" in text:
             return InvalidRequestError(error.msg, **error.details)
+        log_path = None
         if "criu failed" in text or "CRIU" in text:
             log_path = _log_path(text)
-            if log_path:
-                error.details["criu_log_path"] = log_path
-                error.details["criu_log"] = read_log_tail(log_path)
+        else:
+            runtime_failure = RUNTIME_FAILURE_PATTERN.search(text)
+            if runtime_failure:
+                log_path = self._runtime_log(error, runtime_failure)
+        if log_path:
+            log = read_log_tail(log_path)
+            error.details["criu_log_path"] = log_path
+            error.details["criu_log"] = log
+            reasons = criu_error_lines(log)
+            if reasons:
+                error.msg += " CRIU reported: %s" % " | ".join(reasons)
         return error
+
+    def _runtime_log(self, error, runtime_failure):
+        """Name CRIU's log in the message of a failed runc call; return its path if readable.
+
+        The podman program passes on what runc prints ("criu failed: ...
+        log file: ..."), but the service only logs it, and its error body
+        names the runc command alone. CRIU's log is in runc's work path, and
+        readable here only when the service runs on this host.
+        """
+        log_name = "dump.log" if runtime_failure.group(1) == "checkpoint" else "restore.log"
+        log_path = os.path.join(runtime_failure.group(2), log_name)
+        if not os.access(log_path, os.R_OK):
+            error.msg += (" CRIU's log %s is not readable on this host; read it, or the log of the "
+                          "Podman service at %s, on the service's host." % (log_path, self.socket_path))
+            return None
+        error.msg += " runc: criu failed, log file: %s." % log_path
+        return log_path
 
     def _unmount_once(self, reference):
         """Send one unmount; return False when the container was not mounted."""
@@ -611,7 +689,10 @@ class ArchiveWriter:
 
     def close(self):
         if self._gzip is not None:
-            self._gzip.close()
+            try:
+                self._gzip.close()
+            except OSError as exc:
+                self.error = "gzip: %s" % exc
         if self._process is not None:
             try:
                 self._process.stdin.close()
@@ -621,7 +702,104 @@ class ArchiveWriter:
             self._process.stderr.close()
             rc = self._process.wait()
             if rc != 0:
-                self.error = "zstd exited with %d: %s" % (rc, stderr.strip() or "no output")
+                reason = stderr.strip() or "no output"
+                self.error = "%s exited with %d: %s" % (self._process.args[0], rc, reason)
+
+
+class TarMemberFilter:
+    """File-like filter of a tar stream that leaves out the members under one folder.
+
+    Podman 4.3 and 5.4 ignore ``ignoreVolumes`` on ``checkpoint?export=true``
+    and put every volume in the archive's ``volumes/`` folder. Dropping those
+    members gives the archive that ``podman container checkpoint
+    --ignore-volumes`` writes, which simply has no ``volumes/`` folder.
+    ``write`` takes the stream in pieces of any size and passes the kept
+    bytes to ``sink.write``. PAX and GNU long-name headers go with the member
+    that they describe.
+    """
+
+    def __init__(self, sink, folder):
+        self._sink = sink
+        self._folder = folder.rstrip("/")
+        self._buffer = bytearray()
+        self._pending = bytearray()
+        self._long_name = None
+        self._data_left = 0
+        self._keep_data = True
+        self._extended = None
+        self._ended = False
+
+    def write(self, data):
+        if self._ended:
+            self._sink.write(data)
+            return
+        self._buffer += data
+        while self._buffer and not self._ended:
+            if self._data_left:
+                take = min(self._data_left, len(self._buffer))
+                chunk = bytes(self._buffer[:take])
+                del self._buffer[:take]
+                self._data_left -= take
+                if self._extended is not None:
+                    self._extended += chunk
+                    if not self._data_left:
+                        self._finish_extended_header()
+                elif self._keep_data:
+                    self._sink.write(chunk)
+            elif len(self._buffer) >= 512:
+                header = bytes(self._buffer[:512])
+                del self._buffer[:512]
+                self._read_header(header)
+            else:
+                return
+        if self._ended and self._buffer:
+            self._sink.write(bytes(self._buffer))
+            del self._buffer[:]
+
+    def _read_header(self, header):
+        if header == b"\0" * 512:
+            # The end of the archive: everything from here on is kept as it is.
+            self._ended = True
+            self._sink.write(bytes(self._pending) + header)
+            return
+        size = _tar_size(header[124:136])
+        padded = size + (-size) % 512
+        typeflag = header[156:157]
+        if typeflag in (b"x", b"L"):
+            self._pending += header
+            self._extended = bytearray()
+            self._extended_type = typeflag
+            self._data_left = padded
+            if not padded:
+                self._finish_extended_header()
+            return
+        name = self._long_name or _tar_header_name(header)
+        self._long_name = None
+        if name.startswith("./"):
+            name = name[2:]
+        dropped = name.rstrip("/") == self._folder or name.startswith(self._folder + "/")
+        if not dropped:
+            self._sink.write(bytes(self._pending) + header)
+        del self._pending[:]
+        self._keep_data = not dropped
+        self._data_left = padded
+
+    def _finish_extended_header(self):
+        data = bytes(self._extended)
+        self._pending += data
+        self._extended = None
+        if self._extended_type == b"L":
+            self._long_name = data.split(b"\0", 1)[0].decode("utf-8", "replace")
+            return
+        for record in data.rstrip(b"\0").split(b"\n"):
+            length_and_field = record.split(b" ", 1)
+            if len(length_and_field) == 2 and length_and_field[1].startswith(b"path="):
+                self._long_name = length_and_field[1][5:].decode("utf-8", "replace")
+
+    def close(self):
+        """Raise ``ValueError`` when the stream stopped before the end-of-archive blocks."""
+        if not self._ended:
+            raise ValueError("the tar stream from the service stopped before its end")
 
 
 class TarMemberCapture:
@@ -629,7 +807,7 @@ class TarMemberCapture:
 
     ``feed`` takes the stream in pieces of any size. Members named in
     ``names`` (at the top of the archive) and no larger than ``max_size``
-    end up in ``members``; everything else is skipped without being stored.
+    end up in ``members``. Everything else is skipped without being stored.
     """
 
     def __init__(self, names, max_size):
@@ -680,11 +858,7 @@ class TarMemberCapture:
         if header == b"\0" * 512:
             self._done = True
             return
-        name = header[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
-        if header[257:262] == b"ustar":
-            prefix = header[345:500].split(b"\0", 1)[0].decode("utf-8", "replace")
-            if prefix:
-                name = prefix + "/" + name
+        name = _tar_header_name(header)
         size = _tar_size(header[124:136])
         if name.startswith("./"):
             name = name[2:]
@@ -762,6 +936,15 @@ def _varint(data, position):
             raise ValueError("protobuf varint is too long")
 
 
+def _tar_header_name(header):
+    name = header[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
+    if header[257:262] == b"ustar":
+        prefix = header[345:500].split(b"\0", 1)[0].decode("utf-8", "replace")
+        if prefix:
+            name = prefix + "/" + name
+    return name
+
+
 def _tar_size(field):
     if field[:1] and field[0] & 0x80:
         # GNU base-256 for sizes of 8 GiB and more.
@@ -779,7 +962,7 @@ def ps_entry(entry, now):
     """Return an API list entry with ``Created``, ``CreatedAt`` and ``Status`` as podman ps prints them.
 
     The API gives ``Created`` as an RFC 3339 time and leaves ``CreatedAt`` and
-    ``Status`` empty; ``podman ps --format json`` gives Unix seconds and
+    ``Status`` empty. ``podman ps --format json`` gives Unix seconds and
     human-readable ages such as "5 minutes ago" and "Up 5 minutes ago".
     """
     entry = dict(entry)
@@ -871,6 +1054,21 @@ def _filter_text(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _create_archive_file(path):
+    """Create the export's partial file before the request, so a failure stops nothing."""
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, ARCHIVE_MODE)
+    except OSError as exc:
+        folder = os.path.dirname(path)
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT):
+            # The same message as the module's own check of the folder.
+            raise InvalidRequestError(
+                'Folder "%s" for the export archive is not writable; choose a writable folder.'
+                % folder, path=path, reason=str(exc))
+        raise InvalidRequestError('Cannot create the export archive "%s": %s' % (path, exc),
+                                  path=path)
 
 
 def _log_path(text):

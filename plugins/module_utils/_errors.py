@@ -91,7 +91,7 @@ class ApiConnectionError(UnsupportedError):
 
 
 class ApiError(PodmanError):
-    """The Podman API service answered a request with an error status.
+    """The Podman API service returned an error status for a request.
 
     ``body`` is the response body as text. Podman's error bodies are JSON
     objects with ``cause``, ``message`` and ``response``, and ``message`` is
@@ -126,9 +126,13 @@ class ApiError(PodmanError):
 
 
 def error_body_field(body, field):
-    """Return one text field of a Podman API error body, or an empty string."""
+    """Return one text field of a Podman API error body, or an empty string.
+
+    Only the first JSON document counts: Podman 4.3 can send a partial result
+    after the error document in the same body.
+    """
     try:
-        document = json.loads(body)
+        document = json.JSONDecoder().raw_decode(body.lstrip())[0]
     except ValueError:
         return ""
     if not isinstance(document, dict):
