@@ -38,13 +38,10 @@ options:
     type: float
     default: 30
 requirements:
-  - Podman 4.0 or newer (tested with 4.3.1 and 5.4.2).
+  - Podman 4.0 or newer (tested with 4.3.1 and 5.4.2)
 notes:
   - The modules run podman as the remote user, so they see that user's containers. With O(socket), they see
     the containers of the user that runs the Podman API service.
-  - With O(socket), M(statecraft.podman.container_mount) cannot unmount a running container, even with
-    O(statecraft.podman.container_mount#module:force), because the API rejects it; C(podman umount) given the
-    container's name can.
   - Group C(statecraft.podman.podman) in C(module_defaults) sets these options for every module.
 """
 
@@ -52,8 +49,8 @@ notes:
     CRIU = r"""
 options: {}
 requirements:
-  - CRIU that passes C(criu check) on the host's kernel, found in C(PATH) the way the OCI runtime finds it.
-  - An OCI runtime that can checkpoint, such as runc.
+  - CRIU that passes C(criu check) on the host's kernel, found in C(PATH) the way the OCI runtime finds it
+  - An OCI runtime that can checkpoint, such as runc
 notes:
   - Before any checkpoint or restore the module runs C(criu check) and fails with the reason when it does not pass.
     With O(socket), it runs C(criu check) only when this host has a C(criu) program, which is assumed to be the
@@ -65,6 +62,4 @@ notes:
     C(runtime_checkpoint_duration) as 0.
   - With O(socket), C(podman_checkpoint_duration) and C(podman_restore_duration) are measured by the module around
     the request, because the API does not report them.
-  - O(statecraft.podman.container_restore#module:import_previous) is not available with O(socket), because the API has
-    no such parameter.
 """

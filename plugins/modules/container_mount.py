@@ -50,6 +50,9 @@ options:
     type: bool
     default: false
 notes:
+  - With O(socket), this module cannot unmount a running container, even with
+    O(force), because the API rejects it; C(podman umount) given the
+    container's name can.
   - Root filesystems of rootless containers can only be mounted inside C(podman unshare).
   - Without O(force), the module reads the mount count from the storage's C(mountpoints.json) because no
     podman command reports it. When that file cannot be read, it unmounts once.

@@ -93,6 +93,8 @@ options:
     description: Path of a pre-checkpoint archive to apply before O(archive). Needs O(archive).
     type: path
 notes:
+  - O(import_previous) is not available with O(socket), because the API has
+    no such parameter.
   - A running container with the target name is left alone (no change). A container in any other state
     with that name makes the module fail and is left as it is.
   - The checkpoint must come from a container whose OCI runtime can restore, such as runc.
