@@ -323,23 +323,11 @@ class PodmanRuntime:
         No podman command reports the count; containers/storage keeps it in
         ``<run root>/<driver>-layers/mountpoints.json``.
         """
-        data = (container.get("GraphDriver") or {}).get("Data") or {}
-        layer_dir = data.get("MergedDir") or data.get("UpperDir")
+        layer_dir = container_layer_dir(container)
         if not layer_dir:
             return None
-        layer_id = os.path.basename(os.path.dirname(layer_dir))
         run_root, driver = self.storage_paths()
-        if not run_root or not driver:
-            return None
-        try:
-            with open(os.path.join(run_root, "%s-layers" % driver, "mountpoints.json")) as handle:
-                entries = json.load(handle) or []
-        except (OSError, ValueError):
-            return None
-        for entry in entries:
-            if entry.get("id") == layer_id:
-                return int(entry.get("count") or 0)
-        return 0
+        return read_mount_count(run_root, driver, layer_dir)
 
     # ------------------------------------------------------------------ changes
 
@@ -455,6 +443,31 @@ def criu_error_lines(log, limit=3):
     errors = [line.strip() for line in log
               if "Error (" in line and HARMLESS_CRIU_ERROR not in line]
     return errors[-limit:]
+
+
+def container_layer_dir(container):
+    """Return a folder of the container's storage layer (merged or upper), or None."""
+    data = (container.get("GraphDriver") or {}).get("Data") or {}
+    return data.get("MergedDir") or data.get("UpperDir")
+
+
+def read_mount_count(run_root, driver, layer_dir):
+    """Return the mount count that containers/storage records for a layer, or None if unknown.
+
+    ``layer_dir`` is a folder of the layer, such as ``.../overlay/<layer ID>/merged``.
+    """
+    if not run_root or not driver:
+        return None
+    layer_id = os.path.basename(os.path.dirname(layer_dir))
+    try:
+        with open(os.path.join(run_root, "%s-layers" % driver, "mountpoints.json")) as handle:
+            entries = json.load(handle) or []
+    except (OSError, ValueError):
+        return None
+    for entry in entries:
+        if entry.get("id") == layer_id:
+            return int(entry.get("count") or 0)
+    return 0
 
 
 def read_log_tail(path, lines=CRIU_LOG_LINES):
