@@ -101,15 +101,12 @@ def format_version(version):
 def container_summary(container, mount_point=None):
     """Return the state fields that the modules diff: status, checkpoint flag, mount point.
 
-    Without ``mount_point``, the mount point comes from inspect's
-    ``GraphDriver.Data.MergedDir``, which Podman 4.3 and 5.4 report exactly
-    while the container's storage layer is mounted.
+    NOTE: only container_mount knows the mount point; checkpoint and restore
+    report None, because their check mode cannot predict it for a new container.
     """
     if not container:
         return {"exists": False, "status": None, "checkpointed": False, "mount_point": None}
     state = container.get("State") or {}
-    if mount_point is None:
-        mount_point = ((container.get("GraphDriver") or {}).get("Data") or {}).get("MergedDir")
     return {
         "exists": True,
         "status": state.get("Status"),
