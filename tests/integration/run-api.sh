@@ -6,9 +6,8 @@
 #
 # Usage: tests/integration/run-api.sh [--podman WRAPPER] [TARGET ...]
 #   TARGET   names under tests/integration/targets (default: all of them)
-#   --podman run only against this podman wrapper instead of the first line of
-#            /opt/statecraft/podman-versions (each line with
-#            STATECRAFT_API_PODMANS=all)
+#   --podman run only against this podman wrapper instead of each line of
+#            /opt/statecraft/podman-versions
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,12 +22,6 @@ while [ $# -gt 0 ]; do
 done
 if [ ${#podmans[@]} -eq 0 ]; then
   mapfile -t podmans < "$versions_file"
-  # The API pass of every target takes about 7 minutes per Podman on a 2-core
-  # machine, so by default it runs against the first one listed (the system's
-  # Podman) only; STATECRAFT_API_PODMANS=all runs it against each.
-  if [ "${STATECRAFT_API_PODMANS:-first}" != all ]; then
-    podmans=("${podmans[0]}")
-  fi
 fi
 
 work=$(mktemp -d /tmp/statecraft-api.XXXXXX)
