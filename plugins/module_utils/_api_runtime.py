@@ -62,7 +62,6 @@ from ansible_collections.statecraft.podman.plugins.module_utils._api_stream impo
 )
 from ansible_collections.statecraft.podman.plugins.module_utils._errors import (
     ApiError,
-    ContainerNotFoundError,
     ContainerStateError,
     InvalidRequestError,
     PodmanError,
@@ -70,6 +69,7 @@ from ansible_collections.statecraft.podman.plugins.module_utils._errors import (
 )
 from ansible_collections.statecraft.podman.plugins.module_utils._runtime import (
     CHECKPOINT_NAME_ANNOTATION,
+    SingleContainerLookup,
     container_layer_dir,
     criu_error_lines,
     format_version,
@@ -138,7 +138,7 @@ LOG_FILE_PATTERN = re.compile(r"log file:\s*(\S+\.log)")
 RUNTIME_FAILURE_PATTERN = re.compile(r"`\S+ (checkpoint|restore) .*?--work-path (\S+) .*?` failed")
 
 
-class PodmanApiRuntime:
+class PodmanApiRuntime(SingleContainerLookup):
     """Podman operations for the modules, through a ``UnixHttpClient``.
 
     ``run_command`` runs local programs such as ``criu check``, with the
@@ -243,18 +243,6 @@ class PodmanApiRuntime:
                 continue
             containers.append(self._decode(response, "GET", "inspect container %s" % reference))
         return containers, missing
-
-    def inspect_container(self, reference):
-        """Return one container's inspect data, or None when it does not exist."""
-        containers, missing = self.inspect_containers([reference])
-        return None if missing else containers[0]
-
-    def get_container(self, reference):
-        """Return one container's inspect data or raise ``ContainerNotFoundError``."""
-        container = self.inspect_container(reference)
-        if container is None:
-            raise ContainerNotFoundError(reference)
-        return container
 
     def list_containers(self, all_containers=True, filters=None, limit=None, sync=False,
                         external=False):

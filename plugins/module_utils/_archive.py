@@ -7,7 +7,7 @@
 """Checkpoint archives on disk: path checks, atomic placement, format and contents.
 
 Podman writes an exported checkpoint as a tar file, compressed with zstd by
-default (whatever the file name), gzip, or not at all. The tar holds
+default (whatever the file name), gzip, or not at all. The tar contains
 ``config.dump``, a JSON document with the container's ``name`` and ``id``,
 and ``spec.dump``; both must be present for the file to be a checkpoint.
 """
@@ -56,8 +56,8 @@ def check_export_target(path):
         raise InvalidRequestError(
             'Folder "%s" for the export archive does not exist; create it first.' % folder,
             path=path)
-    # os.access() says yes to root even on a read-only file system such as /proc,
-    # so create and remove a real file.
+    # os.access() returns True for root even on a read-only file system such as
+    # /proc, so create and remove a real file.
     probe = partial_path(path)
     try:
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -4,7 +4,7 @@
 
 # This module_utils file is private to the statecraft.podman collection.
 
-"""What every module shares: the common options, building the runtime, failing cleanly."""
+"""Shared module plumbing: the common options, building the runtime, failing cleanly."""
 
 from __future__ import annotations
 

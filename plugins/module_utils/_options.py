@@ -20,10 +20,10 @@ def require_with(params, options, needed, needed_text):
     for option in options:
         value = params.get(option)
         if value not in (None, False, [], ""):
-            shown = ",".join(str(item) for item in value) if isinstance(value, list) else value
+            text = ",".join(str(item) for item in value) if isinstance(value, list) else value
             raise InvalidRequestError(
                 "Option %s=%s needs %s; set it or remove %s."
-                % (option, shown, needed_text, option), option=option)
+                % (option, text, needed_text, option), option=option)
 
 
 def file_mode(value, option="mode"):

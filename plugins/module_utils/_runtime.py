@@ -101,7 +101,7 @@ def format_version(version):
 def container_summary(container, mount_point=None):
     """Return the state fields that the modules diff: status, checkpoint flag, mount point.
 
-    NOTE: only container_mount knows the mount point; checkpoint and restore
+    NOTE: only container_mount reports the mount point. Checkpoint and restore
     report None, because their check mode cannot predict it for a new container.
     """
     if not container:
@@ -145,7 +145,23 @@ def find_missing(references, containers):
             if ref not in known and not any(matches_reference(c, ref) for c in containers)]
 
 
-class PodmanRuntime:
+class SingleContainerLookup:
+    """Lookups of one container, built on a runtime's ``inspect_containers``."""
+
+    def inspect_container(self, reference):
+        """Return one container's inspect data, or None when it does not exist."""
+        containers, missing = self.inspect_containers([reference])
+        return None if missing else containers[0]
+
+    def get_container(self, reference):
+        """Return one container's inspect data or raise ``ContainerNotFoundError``."""
+        container = self.inspect_container(reference)
+        if container is None:
+            raise ContainerNotFoundError(reference)
+        return container
+
+
+class PodmanRuntime(SingleContainerLookup):
     """Podman operations for the modules, on top of a transport such as ``CliTransport``."""
 
     def __init__(self, transport, warn=None):
@@ -221,18 +237,6 @@ class PodmanRuntime:
             raise CommandError.from_result("inspect containers", result)
         self._report_warnings(result)
         return containers, missing
-
-    def inspect_container(self, reference):
-        """Return one container's inspect data, or None when it does not exist."""
-        containers, missing = self.inspect_containers([reference])
-        return None if missing else containers[0]
-
-    def get_container(self, reference):
-        """Return one container's inspect data or raise ``ContainerNotFoundError``."""
-        container = self.inspect_container(reference)
-        if container is None:
-            raise ContainerNotFoundError(reference)
-        return container
 
     def list_containers(self, all_containers=True, filters=None, limit=None, sync=False,
                         external=False):

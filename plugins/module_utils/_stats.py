@@ -6,7 +6,7 @@
 
 """Parse the JSON document that ``--print-stats`` prints for checkpoint and restore.
 
-The document holds one entry per container under ``container_statistics``.
+The document contains one entry per container under ``container_statistics``.
 Podman and CRIU leave out figures that are zero (CRIU drops ``pages_compared``
 and ``pages_skipped_cow``), so every key is optional and reported as 0 when
 absent. Podman 5 entries have no ``RawInput`` key. Durations are microseconds.

@@ -41,7 +41,7 @@ class CliTransport:
         self.commands = []
 
     def run(self, args, data=None):
-        """Run ``podman ARGS`` and return its ``CommandResult``; never raises on rc."""
+        """Run ``podman ARGS`` and return its ``CommandResult``, whatever the exit code."""
         argv = [self.executable] + list(args)
         self.commands.append(argv)
         rc, stdout, stderr = self._run_command(argv, data=data)

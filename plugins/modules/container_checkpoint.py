@@ -261,7 +261,7 @@ def validate(params):
 
 
 def existing_archive_decision(params, container):
-    """Return (changed, archive) for an export path that already holds a file."""
+    """Return (changed, archive) for an export path where a file already exists."""
     path = params["export"]
     try:
         owner = archives.read_checkpoint_config(path).get("id")

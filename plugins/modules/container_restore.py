@@ -203,7 +203,7 @@ IMPORT_ONLY_OPTIONS = ("publish_ports", "pod", "ignore_rootfs", "ignore_volumes"
 
 
 class Target:
-    """What to restore: the reference podman gets, and the names that show it is done."""
+    """Restore target: the reference podman gets, and the names that show it is done."""
 
     def __init__(self, reference, names, new_name=None, source=None):
         self.reference = reference

@@ -152,7 +152,12 @@ class FakeRunner:
 
 
 def response(status, document=None, text=None, version="5.4.2"):
-    body = text.encode() if text is not None else (json.dumps(document).encode() if document is not None else b"")
+    if text is not None:
+        body = text.encode()
+    elif document is not None:
+        body = json.dumps(document).encode()
+    else:
+        body = b""
     return ApiResponse(status, {"libpod-api-version": version, "content-type": "application/json"}, body)
 
 

@@ -287,7 +287,8 @@ def test_old_criu_on_new_kernel(fake_podman, recorded, spawn):
     assert entry["severity"] == "error"
     assert entry["problem"] == ('CRIU 3.17.1 at %s fails "criu check" on kernel %s: '
                                 "vdso: Unexpected rt vDSO area bounds" % (CRIU, KERNEL))
-    assert "Debian 12" in entry["fix"] and "/usr/local/sbin" in entry["fix"]
+    assert "Debian 12" in entry["fix"]
+    assert "/usr/local/sbin" in entry["fix"]
     assert "scripts/setup.sh" in entry["fix"]
     # No feature check runs while the plain check fails.
     assert fake_podman.calls[-1] == [CRIU, "check"]
@@ -416,7 +417,9 @@ def test_exit_with_readiness(fake_podman, recorded, spawn):
             holder=spawn)
     result = module.result
     assert result["changed"] is False
-    assert result["containers"] == [] and result["missing"] == [] and result["mounted"] == {}
+    assert result["containers"] == []
+    assert result["missing"] == []
+    assert result["mounted"] == {}
     assert result["host"]["ready"] is True
     assert result["host"]["podman"]["version"] == recorded.podman_version
     assert result["commands"][0] == [fake_podman.executable, "version", "--format", "json"]
